@@ -1,0 +1,1 @@
+"""Load scripts and the side-by-side comparison with etcd."""

@@ -1,0 +1,1 @@
+"""The Python client (ZeroMQ and HTTP) and `petcdctl`."""

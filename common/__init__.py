@@ -1,0 +1,1 @@
+"""Shared types, codec, errors, config, ids and logging for every petcd stage."""

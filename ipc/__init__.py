@@ -1,0 +1,1 @@
+"""Inter-process plumbing: the pipe table, typed ZeroMQ channels, the event loop."""

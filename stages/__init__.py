@@ -1,0 +1,1 @@
+"""The pipeline stages of one petcd member (raft, wal, apply, transport, api)."""

@@ -1,0 +1,1 @@
+"""The raft stage: the node loop around the pure Raft core."""

@@ -1,0 +1,1 @@
+"""The member supervisor: the `petcd` command, process launch and monitoring."""
