@@ -733,8 +733,9 @@ class Raft:
             self.become_follower(self.term + 1, NONE)
             return False
         cs = meta.conf_state
-        if self.id not in cs.voters and self.id not in cs.learners:
-            return False  # a snapshot from a config we are not in; ignore it
+        # The snapshot may predate our own addition (a node that joins later is caught up from
+        # the leader's last snapshot); we install it anyway, stay a non-member that cannot
+        # campaign, and become a member when the entry that added us is applied.
         if self.log.match_term(meta.index, meta.term):
             # We already hold this prefix: just fast-forward the commit index.
             self.log.commit_to(meta.index)
@@ -742,8 +743,9 @@ class Raft:
         self.log.restore(snapshot)
         self.tracker.progress.clear()
         self._set_conf_state(cs)
-        pr = self.tracker.progress[self.id]
-        pr.match = 0  # not durable until the snapshot is persisted
+        pr = self.tracker.progress.get(self.id)
+        if pr is not None:
+            pr.match = 0  # not durable until the snapshot is persisted
         return True
 
     # -- membership ---------------------------------------------------------------------------
