@@ -1,0 +1,1 @@
+"""The api stage: HTTP (etcd gateway) and ZeroMQ front ends over one service layer."""

@@ -1,0 +1,1 @@
+"""The transport stage: Raft messages between members over ZeroMQ TCP."""
