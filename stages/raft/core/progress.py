@@ -41,6 +41,10 @@ class Inflights:
         while buf and buf[0][0] <= index:
             self.bytes -= buf.popleft()[1]
 
+    def free_first_one(self) -> None:
+        if self._buf:
+            self.bytes -= self._buf.popleft()[1]
+
     def full(self) -> bool:
         return len(self._buf) >= self.max_count or (
             self.max_bytes > 0 and self.bytes >= self.max_bytes)

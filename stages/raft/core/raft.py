@@ -445,6 +445,12 @@ class Raft:
         elif t == MT.HEARTBEAT_RESP:
             pr.recent_active = True
             pr.msg_app_flow_paused = False
+            if pr.state == ProgressState.REPLICATE and pr.inflights.full():
+                # The follower answers heartbeats but not our appends: they may all have been
+                # lost (a drop, or a follower restart before its persist), and a full window
+                # would then never drain. Free one slot so one append goes out; a follower that
+                # misses entries rejects it and we fall back to probing (etcd does the same).
+                pr.inflights.free_first_one()
             if pr.match < self.log.last_index():
                 self.send_append(m.frm)
             if self.read_only.option != ReadOnlyOption.SAFE or not m.context:
@@ -484,7 +490,7 @@ class Raft:
                 continue
             refused = self._refuse_conf_change(e)
             if refused:
-                if self._is_local(m) and len(entries) == 1:
+                if m.frm == NONE and len(entries) == 1:  # a direct call (see _drop)
                     raise ProposalDropped(refused)
                 # Keep the slot so the batch's indexes stay as the proposer expects; an empty
                 # entry applies as a no-op (etcd does the same).
@@ -514,8 +520,10 @@ class Raft:
 
     def _drop(self, m: Message, reason: str) -> None:
         # Only a local caller can be told; a forwarded proposal times out at its origin, as in
-        # etcd.
-        if self._is_local(m):
+        # etcd. A direct call has no sender: a proposal we forwarded can come back to us from
+        # the network carrying our own id (we became leader meanwhile), and a message from the
+        # network must never raise (errors.py).
+        if m.frm == NONE:
             raise ProposalDropped(reason)
 
     def _append_entry(self, entries: list[Entry]) -> bool:
@@ -739,6 +747,13 @@ class Raft:
         if self.log.match_term(meta.index, meta.term):
             # We already hold this prefix: just fast-forward the commit index.
             self.log.commit_to(meta.index)
+            return False
+        if self.log.applying > self.log.applied:
+            # Entries we handed out are not applied yet. They may hold conf changes that the
+            # caller would then apply on top of the snapshot's config, which already includes
+            # them (e.g. re-adding a node the snapshot saw removed). Refuse for now; the leader
+            # sends the snapshot again. (etcd's server instead blocks its raft loop until
+            # committed conf changes are applied.)
             return False
         self.log.restore(snapshot)
         self.tracker.progress.clear()

@@ -18,7 +18,7 @@ from petcd.common.types import (
     NONE, ConfChange, ConfState, Entry, EntryType, HardState, Message, MessageType as MT,
 )
 from .config import Config
-from .errors import StepLocalMessage, StepPeerNotFound
+from .errors import RaftError, StepLocalMessage, StepPeerNotFound
 from .progress import Progress
 from .raft import Raft, StateType
 from .ready import Ready, SoftState
@@ -44,6 +44,24 @@ class RawNode:
         self.raft = Raft(config, storage)
         self._prev_soft_state = self.raft.soft_state()
         self._prev_hard_state = self.raft.hard_state()
+
+    def bootstrap(self, conf_changes: list[ConfChange]) -> None:
+        """Start a brand-new cluster: the initial members as committed entries of term 1.
+
+        Every initial member writes the same entries, so all logs agree from index 1 (etcd's
+        Bootstrap). The changes take effect at once; they are also handed out as committed
+        entries so the application records the members.
+        """
+        r = self.raft
+        if r.log.last_index() != 0:
+            raise RaftError("can only bootstrap an empty log")
+        r.become_follower(1, NONE)
+        ents = [Entry(1, i + 1, EntryType.CONF_CHANGE, cc.encode())
+                for i, cc in enumerate(conf_changes)]
+        r.log.append(ents)
+        r.log.committed = len(ents)
+        for cc in conf_changes:
+            r.apply_conf_change(cc)
 
     # -- inputs -------------------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Single-server membership changes (thesis 4.1)."""
+import pytest
+
+from .network import Network, bootstrap_storage, data_of, flush, new_node
+from petcd.stages.raft.core import (
+    ConfChange, ConfChangeType as CC, Entry, EntryType, MessageType as MT, ProposalDropped,
+    StateType,
+)
+
+ET = 10
+
+
+def change(net, node_id, type_, target):
+    net.nodes[node_id].propose_conf_change(ConfChange(type_, target))
+    net.stabilize()
+
+
+def ready_cluster(**cfg):
+    net = Network(**cfg)
+    net.elect(1)
+    net.propose(1, b"first")  # the leader has applied an entry of its term
+    return net
+
+
+def test_added_node_catches_up_from_nothing_and_applies_new_entries():
+    net = ready_cluster()
+    net.add(4)
+    change(net, 1, CC.ADD_NODE, 4)
+    net.propose(1, b"x")
+    assert len(net.snapshots[4]) == 1  # it started empty: the log before it was a snapshot
+    assert net.raft(4).tracker.voters == {1, 2, 3, 4}
+    assert net.log(4)[-1].data == b"x"
+    assert data_of(net.applied[4])[-1] == b"x"
+
+
+def test_added_voter_counts_in_the_quorum():
+    net = ready_cluster()
+    net.add(4)
+    change(net, 1, CC.ADD_NODE, 4)
+    net.isolate(2)
+    net.isolate(3)
+    net.propose(1, b"x")  # 2 of 4 is no majority
+    assert b"x" not in data_of(net.applied[1])
+    net.heal()
+    net.tick(1)
+    assert b"x" in data_of(net.applied[1])
+
+
+def test_a_second_change_is_refused_while_one_is_pending():
+    net = ready_cluster()
+    net.isolate(2)
+    net.isolate(3)
+    change(net, 1, CC.ADD_LEARNER_NODE, 4)  # cannot commit: stays pending
+    with pytest.raises(ProposalDropped) as e:
+        net.nodes[1].propose_conf_change(ConfChange(CC.ADD_LEARNER_NODE, 5))
+    assert "pending" in e.value.reason
+
+
+def test_a_change_is_accepted_once_the_pending_one_is_applied():
+    net = ready_cluster()
+    change(net, 1, CC.ADD_LEARNER_NODE, 4)
+    change(net, 1, CC.ADD_LEARNER_NODE, 5)
+    assert net.raft(1).tracker.learners == {4, 5}
+
+
+def test_new_leader_refuses_changes_until_entries_of_earlier_terms_are_applied():
+    # An uncommitted entry from an earlier term may be a change itself: wait until it applies.
+    storages = {i: bootstrap_storage(terms=(1, 1), commit=1) for i in (1, 2, 3)}
+    net = Network(storages=storages)
+    net.hold_if.append(lambda m: m.type == MT.APP_RESP)  # nothing can commit yet
+    net.elect(1)
+    with pytest.raises(ProposalDropped):
+        net.nodes[1].propose_conf_change(ConfChange(CC.ADD_LEARNER_NODE, 4))
+    net.hold_if.clear()
+    net.release()
+    net.stabilize()
+    change(net, 1, CC.ADD_LEARNER_NODE, 4)
+    assert net.raft(1).tracker.learners == {4}
+
+
+def test_removed_leader_steps_down():
+    net = ready_cluster()
+    change(net, 1, CC.REMOVE_NODE, 1)
+    assert net.state(1) == StateType.FOLLOWER
+    assert net.raft(2).tracker.voters == {2, 3}
+
+
+def test_remaining_voters_elect_a_leader_after_the_leader_is_removed():
+    net = ready_cluster()
+    change(net, 1, CC.REMOVE_NODE, 1)
+    net.tick(times=4 * ET)
+    (lead,) = net.leaders()
+    assert lead in (2, 3)
+    net.propose(lead, b"y")
+    assert data_of(net.applied[2])[-1] == b"y"
+
+
+def test_removal_that_shrinks_the_quorum_commits_pending_entries_at_once():
+    net = Network(voters=(1, 2))
+    net.elect(1)
+    net.propose(1, b"first")
+    net.isolate(2)
+    net.propose(1, b"x")  # needs 2, which is gone
+    assert b"x" not in data_of(net.applied[1])
+    net.nodes[1].apply_conf_change(ConfChange(CC.REMOVE_NODE, 2))
+    net.stabilize()
+    assert b"x" in data_of(net.applied[1])
+
+
+def test_the_last_voter_cannot_be_removed():
+    net = Network(voters=(1,))
+    net.elect(1)
+    net.propose(1, b"first")
+    with pytest.raises(ProposalDropped):
+        net.nodes[1].propose_conf_change(ConfChange(CC.REMOVE_NODE, 1))
+
+
+def test_node_with_a_committed_but_unapplied_change_does_not_campaign():
+    cc = Entry(1, 2, EntryType.CONF_CHANGE, ConfChange(CC.ADD_LEARNER_NODE, 4).encode())
+    storage = bootstrap_storage(term=1, commit=2)
+    storage.append([cc])
+    node = new_node(1, storage=storage)
+    node.campaign()
+    assert node.raft.state == StateType.FOLLOWER
+    flush(node)  # hands the entry out and reports it applied
+    node.campaign()
+    assert node.raft.state != StateType.FOLLOWER
+
+
+def test_a_removed_node_that_missed_its_removal_does_not_disrupt_the_cluster():
+    # Thesis 4.2.3: it times out and campaigns, but the lease makes the others ignore it.
+    net = ready_cluster()
+    term = net.term(1)
+    net.isolate(3)
+    change(net, 1, CC.REMOVE_NODE, 3)
+    assert net.raft(3).tracker.voters == {1, 2, 3}  # 3 never heard of it
+    net.heal()
+    net.tick(times=5 * ET)
+    assert net.sent_of(MT.PRE_VOTE, frm=3)  # it did try
+    assert net.state(1) == StateType.LEADER
+    assert net.term(1) == net.term(2) == term
