@@ -1,0 +1,142 @@
+"""The apply stage's loop: committed entries into the MVCC store, results out.
+
+Theory of operation: at start, open the store and tell raft how far it got (Applied). Each turn,
+drain every ApplyBatch queued on applyc and apply all their entries in ONE LMDB transaction
+whose applied index is the last entry's (DESIGN.md 1, 4). Entries at or below the stored applied
+index are skipped (raft replays from its last snapshot after a restart). Then publish each
+client's result to its api worker, and the new applied index to raft and to every worker.
+
+Entry kinds: an empty normal entry (a new leader's) changes nothing; a normal entry is an
+encoded InternalRequest whose op is executed; a conf-change entry updates the member table
+from the MemberInfo in its context.
+
+Must never: publish a result of a batch that did not commit (LMDB aborted it); apply an entry
+twice; let a bad entry stop the member: an etcd error becomes that request's result.
+"""
+from __future__ import annotations
+
+import os
+
+from petcd.common import codec
+from petcd.common.errors import EtcdError
+from petcd.common.kv import (
+    CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
+)
+from petcd.common.pipeline import (
+    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo,
+)
+from petcd.common.types import ConfChange, ConfChangeType, EntryType
+from petcd.ipc.channel import Receiver, Sender
+from petcd.ipc.loop import Loop
+from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
+from petcd.ipc.stage import StageContext
+from .mvcc import Batch, MvccStore
+
+WORKER_SHIFT = 48
+
+
+def db_dir(data_dir: str) -> str:
+    return os.path.join(data_dir, "member", "db")
+
+
+def worker_of(request_id: int) -> int:
+    return request_id >> WORKER_SHIFT
+
+
+class Applier:
+    """The pure part: entries in, (results, applied index) out; no sockets."""
+
+    def __init__(self, store: MvccStore) -> None:
+        self.store = store
+        self.applied_index = store.applied_index()
+
+    def apply(self, batches: list[ApplyBatch]) -> list[ApplyResult]:
+        entries = [e for b in batches for e in b.entries if e.index > self.applied_index]
+        if not entries:
+            return []
+        results: list[ApplyResult] = []
+        with self.store.batch(entries[-1].index, batches[-1].term) as b:
+            for e in entries:
+                if e.type == EntryType.CONF_CHANGE:
+                    self._conf_change(b, e.data)
+                elif e.data:
+                    results.append(self._execute(b, e.data))
+        self.applied_index = entries[-1].index
+        return results
+
+    def _execute(self, b: Batch, data: bytes) -> ApplyResult:
+        try:
+            req = codec.decode(data)
+        except codec.CodecError:
+            return ApplyResult(0, None, 13, "etcdserver: bad entry")  # never acknowledged
+        if not isinstance(req, InternalRequest):
+            return ApplyResult(0, None, 13, "etcdserver: bad entry")
+        op = req.op
+        try:
+            if isinstance(op, PutRequest):
+                resp = b.put(op)
+            elif isinstance(op, DeleteRangeRequest):
+                resp = b.delete_range(op)
+            elif isinstance(op, TxnRequest):
+                resp = b.txn(op)
+            elif isinstance(op, CompactionRequest):
+                resp = b.compact(op)
+            else:
+                return ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}")
+        except EtcdError as e:
+            return ApplyResult(req.id, None, int(e.code), e.message)
+        return ApplyResult(req.id, resp)
+
+    def _conf_change(self, b: Batch, data: bytes) -> None:
+        cc = ConfChange.decode(data)
+        if cc.type == ConfChangeType.REMOVE_NODE:
+            b.member_remove(cc.node_id)
+            return
+        if cc.context:
+            member = codec.decode(cc.context)
+            if isinstance(member, MemberInfo):
+                b.member_put(MemberInfo(
+                    member.id, member.name, member.peer_urls, member.client_urls,
+                    is_learner=cc.type == ConfChangeType.ADD_LEARNER_NODE))
+
+
+def main(ctx: StageContext) -> None:
+    cfg = ctx.config
+    os.makedirs(db_dir(cfg.data_dir), exist_ok=True)
+    store = MvccStore.open(db_dir(cfg.data_dir), cfg.lmdb_map_size_bytes,
+                           quota_backend_bytes=cfg.quota_bytes)
+    applier = Applier(store)
+    applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
+    appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
+    resultc = Sender(ctx.zmq, cfg.data_dir, "resultc")
+    appliedc.send(Applied(applier.applied_index, store.current_revision()))
+    max_batch = cfg.apply_max_batch_entries
+
+    def on_applyc() -> None:
+        batches = applyc.drain(max_batch)
+        if not batches:
+            return
+        results = applier.apply(batches)
+        for r in results:
+            resultc.send(r, topic=worker_topic(worker_of(r.request_id)))
+        # Report what raft handed us, not more: raft replays conf changes from the entries it
+        # hands out, so it must not skip past ones we have not been given yet.
+        last = max((b.entries[-1].index for b in batches if b.entries), default=0)
+        applied = Applied(last or applier.applied_index, store.current_revision())
+        appliedc.send(applied)
+        resultc.send(applied, topic=BROADCAST_TOPIC)
+
+    def compact_a_little() -> None:
+        # Physical compaction runs in short steps between batches, so it never stalls apply.
+        if store.compaction_pending:
+            store.compact_step()
+
+    loop = Loop()
+    loop.stop_on_signals()
+    loop.on_readable(applyc.socket, on_applyc)
+    loop.every(0.01, compact_a_little)
+    ctx.ready()
+    try:
+        loop.run()
+    finally:
+        store.close()

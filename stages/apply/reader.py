@@ -1,0 +1,180 @@
+"""Read-only access to the MVCC store from other processes (api workers), and the read API
+the writer shares.
+
+Theory of operation. ``MvccReader.open(path)`` opens the environment the apply stage created,
+read-only (lock=True: LMDB's reader table in ``lock.mdb`` is shared by every process). Each call
+is one short read transaction, a snapshot of the last committed batch, so a reader never sees
+half a batch; ``view()`` gives several reads from one snapshot. The reader adopts the writer's
+map size at open and again if the writer grows it (MDB_MAP_RESIZED).
+
+Open it in the process that uses it (after spawn/fork, never inherited), once per process:
+py-lmdb refuses a second open of one path in a process, so a process that holds the
+``MvccStore`` reads through the store (the same ``ReadApi``) instead.
+
+Must never: write; keep a read transaction open across requests (it pins pages, and the
+db grows).
+"""
+from __future__ import annotations
+
+import lmdb
+
+from petcd.common.kv import Event, KeyValue, RangeRequest, RangeResponse
+from petcd.stages.apply import alarm_store, compaction, lease_store, members_store, schema
+from petcd.stages.apply.alarm_store import AlarmType
+from petcd.stages.apply.quota import Quota, request_cost
+from petcd.stages.apply.read import ReadView
+from petcd.stages.apply.schema import Dbs, meta_get
+
+
+class ReadApi:
+    """The read API of the writer and the readers alike: one read transaction per call."""
+    _env: lmdb.Environment
+    _dbs: Dbs
+    _quota: Quota
+
+    def _begin_read(self):
+        return self._env.begin()
+
+    def view(self) -> _ViewContext:
+        """``with store.view() as v:`` several reads from one snapshot."""
+        return _ViewContext(self)
+
+    def range(self, req: RangeRequest) -> RangeResponse:
+        txn = self._begin_read()
+        try:
+            rev, compact = schema.read_revisions(txn, self._dbs)
+            return ReadView(txn, self._dbs, rev, compact).range(req)
+        finally:
+            txn.abort()
+
+    def get(self, key: bytes) -> KeyValue | None:
+        with self.view() as v:
+            return v.get(key)
+
+    def current_revision(self) -> int:
+        with self.view() as v:
+            return v.rev
+
+    def compact_revision(self) -> int:
+        with self.view() as v:
+            return v.compact_rev
+
+    def applied_index(self) -> int:
+        with self.view() as v:
+            return meta_get(v.tx, self._dbs, schema.M_APPLIED_INDEX)
+
+    def applied_term(self) -> int:
+        with self.view() as v:
+            return meta_get(v.tx, self._dbs, schema.M_APPLIED_TERM)
+
+    def cluster_ids(self) -> tuple[int, int]:
+        """(cluster_id, member_id) as stored (0 if never set)."""
+        with self.view() as v:
+            return (meta_get(v.tx, self._dbs, schema.M_CLUSTER_ID),
+                    meta_get(v.tx, self._dbs, schema.M_MEMBER_ID))
+
+    def hash_kv(self, revision: int = 0) -> tuple[int, int, int]:
+        """etcd HashKV: (hash, current revision, compact revision)."""
+        with self.view() as v:
+            return compaction.hash_kv(v, revision)
+
+    def events(self, start_revision: int, end_revision: int = 0, prev_kv: bool = False,
+               limit: int = 0) -> list[Event]:
+        with self.view() as v:
+            return v.events(start_revision, end_revision, prev_kv, limit)
+
+    def lease(self, lease_id: int) -> tuple[int, int] | None:
+        """(granted ttl, remaining ttl at last checkpoint) or None."""
+        with self.view() as v:
+            return lease_store.get(v.tx, self._dbs, lease_id)
+
+    def lease_keys(self, lease_id: int) -> list[bytes]:
+        with self.view() as v:
+            return lease_store.keys(v.tx, self._dbs, lease_id)
+
+    def leases(self) -> list[int]:
+        with self.view() as v:
+            return lease_store.ids(v.tx, self._dbs)
+
+    def members(self) -> list:
+        with self.view() as v:
+            return members_store.all_members(v.tx, self._dbs)
+
+    def alarms(self) -> list[tuple[int, AlarmType]]:
+        with self.view() as v:
+            return alarm_store.active(v.tx, self._dbs)
+
+    # --- space ---------------------------------------------------------------------------------
+    def size_bytes(self) -> int:
+        """The database's size: its high-water mark in pages (bolt's file size in etcd)."""
+        info = self._env.info()
+        return (info["last_pgno"] + 1) * self._env.stat()["psize"]
+
+    def size_in_use_bytes(self) -> int:
+        """Bytes in pages holding data (size_bytes minus free pages, roughly)."""
+        env = self._env
+        st = env.stat()
+        pages = 2 + st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"]
+        with self.view() as v:
+            for name in schema.DATABASES:
+                s = v.tx.stat(getattr(self._dbs, name.decode()))
+                pages += s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
+        return pages * st["psize"]
+
+    def quota_available(self, req) -> bool:
+        """Would ``req`` (Put or Txn) keep the db under the quota? (quota.py, rule 1)."""
+        return self._quota.available(self.size_bytes(), request_cost(req))
+
+
+class _ViewContext:
+    __slots__ = ("_owner", "_txn")
+
+    def __init__(self, owner: ReadApi):
+        self._owner = owner
+        self._txn = None
+
+    def __enter__(self) -> ReadView:
+        self._txn = self._owner._begin_read()
+        return ReadView.load(self._txn, self._owner._dbs)
+
+    def __exit__(self, *exc) -> None:
+        self._txn.abort()
+
+
+class MvccReader(ReadApi):
+    """Read-only access from another process (api workers). Not for the writer's process."""
+
+    def __init__(self, env: lmdb.Environment, dbs: Dbs, quota: Quota):
+        self._env = env
+        self._dbs = dbs
+        self._quota = quota
+
+    @classmethod
+    def open(cls, path: str, *, max_readers: int = schema.DEFAULT_MAX_READERS,
+             quota_backend_bytes: int = 0) -> MvccReader:
+        """Open the store the apply stage created (RuntimeError if it has not yet)."""
+        env = schema.open_env(path, 0, readonly=True, max_readers=max_readers)
+        try:
+            # Adopt the writer's map size (recorded in the environment), not our own guess.
+            env.set_mapsize(0)
+            dbs = schema.open_dbs(env, create=False)
+            with env.begin() as txn:
+                raw = txn.get(schema.M_SCHEMA_VERSION, db=dbs.meta)
+                if raw is None:
+                    raise RuntimeError(f"{path}: store not initialised")
+                schema.check_version(schema.U64.unpack(raw)[0])
+        except BaseException:
+            env.close()
+            raise
+        return cls(env, dbs, Quota(quota_backend_bytes))
+
+    def close(self) -> None:
+        self._env.close()
+
+    def _begin_read(self):
+        try:
+            return self._env.begin()
+        except lmdb.MapResizedError:
+            # The writer grew the map: adopt the new size (no txn of ours may be open).
+            self._env.set_mapsize(0)
+            return self._env.begin()
