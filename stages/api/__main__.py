@@ -1,0 +1,4 @@
+from petcd.ipc.stage import run_stage
+from .worker import main
+
+run_stage("api", main)

@@ -1,0 +1,140 @@
+"""The HTTP front end: etcd 3.4's grpc-gateway routes as an ASGI application.
+
+Theory of operation: a thin codec over the service layer. It reads the body, picks the route,
+decodes the JSON into a typed request (gateway_json), awaits the service, and writes the typed
+response back as the gateway would, or the error body with the HTTP status its gRPC code maps
+to. Plain-text answers for what the gateway itself refuses (unknown route, wrong method) are
+Go's. `/v3beta/` and `/v3alpha/` serve the same routes as `/v3/` (etcd 3.4 serves `/v3beta`;
+petcd also keeps `/v3alpha` for older clients).
+
+Must never: let an exception reach the client as a traceback; every failure is an etcd error.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from petcd.common import cluster
+from petcd.common.errors import Code, EtcdError
+from . import gateway_json
+from .gateway_json import GatewayPanic
+
+log = logging.getLogger("petcd.api")
+
+VERSION_BODY = b'{"etcdserver":"3.4.23","etcdcluster":"3.4.0"}'
+
+gateway_json.register(cluster.Member, names={"id": "ID", "peer_urls": "peerURLs",
+                                             "client_urls": "clientURLs",
+                                             "is_learner": "isLearner"},
+                      kinds={"id": "uint64"})
+gateway_json.register(cluster.MemberListRequest)
+gateway_json.register(cluster.MemberListResponse)
+gateway_json.register(cluster.StatusRequest)
+gateway_json.register(cluster.StatusResponse, names={
+    "db_size": "dbSize", "raft_index": "raftIndex", "raft_term": "raftTerm",
+    "raft_applied_index": "raftAppliedIndex", "db_size_in_use": "dbSizeInUse",
+    "is_learner": "isLearner"}, kinds={"leader": "uint64", "raft_index": "uint64",
+                                       "raft_term": "uint64", "raft_applied_index": "uint64"})
+
+_JSON_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"grpc-metadata-content-type", b"application/grpc"),
+]
+_CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
+    (b"access-control-allow-headers", b"accept, content-type, authorization"),
+]
+_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"),
+                 (b"x-content-type-options", b"nosniff")]
+
+
+def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awaitable]):
+    """Route (after the version prefix) -> (decode body, handle request)."""
+    return {
+        "kv/range": (gateway_json.decode_range, service.range),
+        "kv/put": (gateway_json.decode_put, service.put),
+        "kv/deleterange": (gateway_json.decode_delete_range, service.delete_range),
+        "kv/txn": (gateway_json.decode_txn, service.txn),
+        "kv/compaction": (gateway_json.decode_compaction, service.compact),
+        "maintenance/status": (
+            lambda b: gateway_json.decode(cluster.StatusRequest, b), lambda r: status()),
+        "cluster/member/list": (
+            lambda b: gateway_json.decode(cluster.MemberListRequest, b), lambda r: members()),
+    }
+
+
+class GatewayApp:
+    def __init__(self, service, status, members, max_body_bytes: int) -> None:
+        self.routes = _routes(service, status, members)
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/version" and method == "GET":
+            return await _respond(send, 200, _JSON_HEADERS[:1], VERSION_BODY)
+        if path == "/health" and method == "GET":
+            return await _respond(send, 200, _JSON_HEADERS[:1], b'{"health":"true"}')
+        if method == "OPTIONS":
+            return await _respond(send, 200, _CORS_HEADERS, b"")
+        for prefix in ("/v3/", "/v3beta/", "/v3alpha/"):
+            if path.startswith(prefix):
+                return await self._gateway(path[len(prefix):], method, receive, send)
+        await _respond(send, 404, _TEXT_HEADERS, b"404 page not found\n")
+
+    async def _gateway(self, route: str, method: str, receive, send) -> None:
+        handler = self.routes.get(route)
+        if handler is None:
+            return await _respond(send, 404, _TEXT_HEADERS + _CORS_HEADERS, b"Not Found\n")
+        if method != "POST":
+            return await _respond(send, 405, _TEXT_HEADERS + _CORS_HEADERS,
+                                  b"Method Not Allowed\n")
+        body = await _read_body(receive)
+        decode, call = handler
+        try:
+            req = decode(body)
+            resp = await call(req)
+            out = gateway_json.encode(resp)
+        except EtcdError as e:
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
+        except GatewayPanic:
+            # The real gateway drops the connection without an answer; a 500 is kinder and
+            # still not a success.
+            e = EtcdError(Code.INTERNAL, "grpc-gateway: request caused a panic")
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
+        except Exception as e:  # never a traceback to the client
+            log.exception("internal error on %s", route)
+            status, out = gateway_json.encode_error(EtcdError(Code.UNKNOWN, str(e)))
+            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
+        await _respond(send, 200, _JSON_HEADERS + _CORS_HEADERS, out)
+
+
+async def _read_body(receive) -> bytes:
+    chunks = []
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            break
+        chunks.append(msg.get("body", b""))
+        if not msg.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(send, status: int, headers, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,143 @@
+"""The protocol-neutral service layer: typed requests in, typed responses out.
+
+Theory of operation: HTTP and ZeroMQ front ends decode a request into a common/kv.py value and
+call one coroutine here; what comes back is a response value (or an EtcdError) that the front
+end encodes. Writes are validated (etcd's pre-raft checks), encoded once into an
+InternalRequest, proposed to raft, and answered when apply publishes their result. Reads are
+served from LMDB in this process: serializable at once, linearizable after a ReadIndex round
+and once the applied index has reached the read index (DESIGN.md section 1).
+
+Must never: answer a write before its result arrived from apply, or a linearizable read before
+the applied index reached its read index.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from typing import Callable
+
+from petcd.common import codec
+from petcd.common.errors import (
+    Code, ErrDeadlineExceeded, ErrTimeout, EtcdError,
+)
+from petcd.common.kv import (
+    CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, ResponseHeader, TxnRequest,
+)
+from petcd.common.pipeline import (
+    ApplyResult, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
+)
+from petcd.stages.apply.applier import WORKER_SHIFT
+from petcd.stages.api import validate
+from .waiters import AppliedIndex, ReadIndexer, Results
+
+# A proposal dropped for lack of a leader is retried after this long, until the request's
+# deadline (etcd blocks such proposals until a leader appears).
+RETRY_NO_LEADER_S = 0.05
+
+
+class MemberState:
+    """What this worker knows of its member: ids for headers, and the latest raft status."""
+
+    def __init__(self, cluster_id: int, member_id: int) -> None:
+        self.cluster_id = cluster_id
+        self.member_id = member_id
+        self.status = RaftStatus(term=0, lead=0, commit=0, raft_state=0)
+
+    def header(self, revision: int) -> ResponseHeader:
+        return ResponseHeader(self.cluster_id, self.member_id, revision, self.status.term)
+
+
+class KVService:
+    def __init__(self, *, worker: int, reader, member: MemberState,
+                 send_proposal: Callable[[Proposal], None],
+                 send_read_index: Callable[[ReadIndexRequest], None],
+                 request_timeout_s: float, max_txn_ops: int, max_request_bytes: int) -> None:
+        self.worker = worker
+        self.reader = reader
+        self.member = member
+        self._send_proposal = send_proposal
+        self.results = Results()
+        self.applied = AppliedIndex()
+        self.reads = ReadIndexer(worker, send_read_index)
+        self._ids = itertools.count(1)
+        self.request_timeout_s = request_timeout_s
+        self.max_txn_ops = max_txn_ops
+        self.max_request_bytes = max_request_bytes
+
+    # -- inputs from the pipes ----------------------------------------------------------------
+
+    def on_result(self, result: ApplyResult) -> None:
+        self.results.resolve(result)
+
+    def on_proposal_failed(self, failure: ProposalFailed) -> None:
+        self.results.fail(failure.request_id, _NoLeader(failure.reason))
+
+    def on_status(self, status: RaftStatus) -> None:
+        self.member.status = status
+
+    # -- KV -----------------------------------------------------------------------------------
+
+    def _validate(self, req: object) -> None:
+        validate.validate(req, self.max_txn_ops, self.max_request_bytes)
+
+    async def range(self, req: RangeRequest):
+        self._validate(req)
+        if not req.serializable:
+            await self.linearizable_barrier()
+        resp = self.reader.range(req)
+        return dataclasses.replace(resp, header=self.member.header(resp.header.revision))
+
+    async def linearizable_barrier(self) -> None:
+        """Wait until this member has applied everything committed when we were called."""
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                index = await self.reads.read_index()
+                await self.applied.wait_for(index)
+        except TimeoutError:
+            raise _copy(ErrTimeout) from None
+
+    async def put(self, req: PutRequest):
+        return await self._write(req)
+
+    async def delete_range(self, req: DeleteRangeRequest):
+        return await self._write(req)
+
+    async def txn(self, req: TxnRequest):
+        return await self._write(req)
+
+    async def compact(self, req: CompactionRequest):
+        return await self._write(req)
+
+    async def _write(self, op: object):
+        self._validate(op)
+        request_id = (self.worker << WORKER_SHIFT) | next(self._ids)
+        data = codec.encode(InternalRequest(request_id, op))
+        proposal = Proposal(request_id, self.worker, data)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    fut = self.results.register(request_id)
+                    self._send_proposal(proposal)
+                    try:
+                        result: ApplyResult = await fut
+                        break
+                    except _NoLeader:
+                        await asyncio.sleep(RETRY_NO_LEADER_S)
+        except TimeoutError:
+            self.results.forget(request_id)
+            raise _copy(ErrDeadlineExceeded) from None
+        if result.error_code:
+            raise EtcdError(Code(result.error_code), result.error_message)
+        resp = result.response
+        return dataclasses.replace(resp, header=self.member.header(resp.header.revision))
+
+
+class _NoLeader(Exception):
+    pass
+
+
+def _copy(e: EtcdError) -> EtcdError:
+    return EtcdError(e.code, e.message)

@@ -1,0 +1,109 @@
+"""Futures the api stage waits on: results by request id, applied index, read-index rounds.
+
+Theory of operation: everything here runs on the worker's asyncio loop, single-threaded.
+`Results` maps a request id to the future of its ApplyResult. `AppliedIndex` resolves waiters
+once the applied index published by apply reaches theirs. `ReadIndexer` gathers every
+linearizable read that arrives within one loop iteration into one ReadIndex round (one context,
+one heartbeat round on the leader): a read joins only a round sent after it arrived, which is
+what linearizability needs (thesis 6.4).
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from typing import Callable
+
+from petcd.common.pipeline import ApplyResult, ReadIndexRequest
+
+
+class Results:
+    def __init__(self) -> None:
+        self._waiting: dict[int, asyncio.Future] = {}
+
+    def register(self, request_id: int) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = fut
+        return fut
+
+    def forget(self, request_id: int) -> None:
+        self._waiting.pop(request_id, None)
+
+    def resolve(self, result: ApplyResult) -> None:
+        fut = self._waiting.pop(result.request_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(result)
+
+    def fail(self, request_id: int, error: Exception) -> None:
+        fut = self._waiting.pop(request_id, None)
+        if fut is not None and not fut.done():
+            fut.set_exception(error)
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
+class AppliedIndex:
+    def __init__(self) -> None:
+        self.index = 0
+        self.revision = 0
+        self._heap: list[tuple[int, int, asyncio.Future]] = []
+        self._seq = itertools.count()
+
+    def advance(self, index: int, revision: int) -> None:
+        if index > self.index:
+            self.index = index
+        if revision > self.revision:
+            self.revision = revision
+        heap = self._heap
+        while heap and heap[0][0] <= self.index:
+            fut = heapq.heappop(heap)[2]
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_for(self, index: int) -> None:
+        if index <= self.index:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (index, next(self._seq), fut))
+        await fut
+
+
+class ReadIndexer:
+    def __init__(self, worker: int, send: Callable[[ReadIndexRequest], None]) -> None:
+        self._worker = worker
+        self._send = send
+        self._next: list[asyncio.Future] = []
+        self._rounds: dict[bytes, list[asyncio.Future]] = {}
+        self._ctx = itertools.count(1)
+        self._flush_scheduled = False
+
+    def read_index(self) -> asyncio.Future:
+        """A future of the read index for a read that starts now."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._next.append(fut)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        waiters, self._next = self._next, []
+        waiters = [w for w in waiters if not w.done()]
+        if not waiters:
+            return
+        ctx = b"%d:%d" % (self._worker, next(self._ctx))
+        self._rounds[ctx] = waiters
+        self._send(ReadIndexRequest(self._worker, ctx))
+
+    def resolve(self, ctx: bytes, index: int) -> None:
+        for fut in self._rounds.pop(ctx, ()):
+            if not fut.done():
+                fut.set_result(index)
+
+    def drop_stale(self, keep: int = 10_000) -> None:
+        """Bound memory: forget the oldest rounds that were never answered (no leader)."""
+        while len(self._rounds) > keep:
+            self._rounds.pop(next(iter(self._rounds)))

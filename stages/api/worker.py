@@ -1,0 +1,151 @@
+"""An api worker process: the HTTP and ZeroMQ listeners around one KVService.
+
+Theory of operation: one asyncio loop (uvloop) runs the HTTP server (uvicorn, httptools parser,
+our ASGI app), the ZeroMQ client listener, and the tasks that read readc (read-index results,
+raft status) and resultc (write results, applied index). Reads open LMDB directly through a
+read-only MvccReader. Sends to raft use a plain non-blocking PUSH socket: the pipe's high-water
+mark bounds it, and a full pipe becomes "too many requests" rather than an unbounded queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from urllib.parse import urlsplit
+
+import uvicorn
+import zmq
+import zmq.asyncio
+
+from petcd.common import cluster, codec
+from petcd.common.errors import ErrTooManyRequests, EtcdError
+from petcd.common.ids import cluster_id as compute_cluster_id
+from petcd.common.kv import ResponseHeader
+from petcd.common.pipeline import (
+    Applied, ApplyResult, ProposalFailed, RaftStatus, ReadIndexResult,
+)
+from petcd.ipc.channel import Sender, _socket
+from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
+from petcd.ipc.stage import StageContext
+from petcd.stages.apply.applier import db_dir
+from petcd.stages.apply.reader import MvccReader
+from petcd.stages.raft.loop import initial_members
+from .http import GatewayApp
+from .service import KVService, MemberState
+
+SERVER_VERSION = "3.4.23"
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
+        raise ValueError(f"bad client URL {url!r} (want http://host:port)")
+    return parts.hostname, parts.port
+
+
+class Worker:
+    def __init__(self, ctx: StageContext, worker: int = 1) -> None:
+        cfg = ctx.config
+        self.ctx = ctx
+        self.cfg = cfg
+        self.worker = worker
+        members = initial_members(cfg)
+        me = next(m for m in members if m.name == cfg.name)
+        self.member = MemberState(compute_cluster_id([m.id for m in members]), me.id)
+        self.reader = MvccReader.open(db_dir(cfg.data_dir))
+        self.propc = Sender(ctx.zmq, cfg.data_dir, "propc")
+        self.service = KVService(
+            worker=worker, reader=self.reader, member=self.member,
+            send_proposal=self._push, send_read_index=self._push,
+            request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
+            max_request_bytes=cfg.max_request_bytes)
+
+    def _push(self, value: object) -> None:
+        try:
+            self.propc.socket.send(codec.encode(value), zmq.NOBLOCK)
+        except zmq.Again:
+            raise EtcdError(ErrTooManyRequests.code, ErrTooManyRequests.message) from None
+
+    async def status(self) -> cluster.StatusResponse:
+        st = self.member.status
+        return cluster.StatusResponse(
+            header=self.member.header(self.reader.current_revision()), version=SERVER_VERSION,
+            db_size=self.reader.size_bytes(), leader=st.lead, raft_index=st.commit,
+            raft_term=st.term, raft_applied_index=self.service.applied.index,
+            db_size_in_use=self.reader.size_in_use_bytes())
+
+    async def members(self) -> cluster.MemberListResponse:
+        ms = sorted(self.reader.members(), key=lambda m: m.id)
+        header = ResponseHeader(self.member.cluster_id, self.member.member_id, 0,
+                                self.member.status.term)
+        return cluster.MemberListResponse(header=header, members=tuple(
+            cluster.Member(m.id, m.name, m.peer_urls, m.client_urls, m.is_learner)
+            for m in ms))
+
+    async def _pump(self, sock: zmq.asyncio.Socket) -> None:
+        service = self.service
+        while True:
+            _, frame = await sock.recv_multipart()
+            value = codec.decode(frame)
+            if isinstance(value, ApplyResult):
+                service.on_result(value)
+            elif isinstance(value, Applied):
+                service.applied.advance(value.index, value.revision)
+            elif isinstance(value, ReadIndexResult):
+                service.reads.resolve(value.ctx, value.index)
+            elif isinstance(value, RaftStatus):
+                service.on_status(value)
+            elif isinstance(value, ProposalFailed):
+                service.on_proposal_failed(value)
+
+    async def run(self) -> None:
+        azmq = zmq.asyncio.Context.instance()
+        topics = (worker_topic(self.worker), BROADCAST_TOPIC)
+        subs = []
+        for pipe in ("readc", "resultc"):
+            sock = _socket(azmq, self.cfg.data_dir, pipe, "receiver")
+            for t in topics:
+                sock.setsockopt(zmq.SUBSCRIBE, t)
+            subs.append(sock)
+        self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
+        pumps = [asyncio.create_task(self._pump(s)) for s in subs]
+        app = GatewayApp(self.service, self.status, self.members,
+                         max_body_bytes=self.cfg.max_request_bytes + 512 * 1024)
+        servers = []
+        for url in self.cfg.listen_client_urls:
+            host, port = _host_port(url)
+            config = uvicorn.Config(app, host=host, port=port, loop="none", http="httptools",
+                                    lifespan="off", access_log=False, log_level="warning",
+                                    server_header=False, date_header=False)
+            servers.append(uvicorn.Server(config))
+        for s in servers:
+            s.install_signal_handlers = lambda: None  # the worker handles signals itself
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        serving = [asyncio.create_task(s.serve()) for s in servers]
+        while not all(s.started for s in servers):
+            if any(t.done() for t in serving):
+                for t in serving:
+                    if t.done() and t.exception():
+                        raise t.exception()
+                raise OSError("could not start the client listener (address in use?)")
+            await asyncio.sleep(0.01)
+        self.ctx.ready()
+        await stop.wait()
+        for s in servers:
+            s.should_exit = True
+        await asyncio.gather(*serving, return_exceptions=True)
+        for p in pumps:
+            p.cancel()
+
+
+def main(ctx: StageContext) -> None:
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
+        pass
+    worker = Worker(ctx, worker=int(os.environ.get("PETCD_API_WORKER", "1")))
+    asyncio.run(worker.run())

@@ -1,0 +1,280 @@
+"""Record a real etcd's answers to the KV scenarios: `python -m tests.conformance.record`.
+
+For each scenario in kv_scenarios.SCENARIOS this starts a throwaway single-member etcd (the
+`etcd` binary on PATH, 3.4.23 from Debian's etcd-server) on free loopback ports in a temporary
+data dir, sends the scenario's requests in order over HTTP/1.1, stops it, and writes every
+request with its answer to recorded/kv.json:
+
+    {"etcd_version": ..., "placeholders": {...},
+     "scenarios": [{"name", "doc", "steps": [{"request": {...}, "response": {...}}]}]}
+
+A response is {"status", "headers" (all but Date and Content-Length), and "json" (the parsed
+body) or "text" (a body that is not JSON) or "closed" (no answer: the server dropped the
+connection)}. Values that change from run to run are replaced: cluster and member ids, the
+raft term, ports in URLs, and the raft index and db size of maintenance/status (see
+PLACEHOLDERS). Revisions are kept: every scenario starts from revision 1.
+
+Options: --out PATH, --only NAME[,NAME...] (record some scenarios, keep the others' old
+recordings), --etcd PATH.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.conformance.kv_scenarios import SCENARIOS
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "recorded" / "kv.json"
+MEMBER_NAME = "conformance"
+
+PLACEHOLDERS = {
+    "<cluster_id>": "the cluster id (uint64, decimal string)",
+    "<member_id>": "this member's id (uint64, decimal string); also Status.leader, Member.ID",
+    "<raft_term>": "the raft term (ResponseHeader.raft_term, Status.raftTerm)",
+    "<client_port>": "the client port in URLs",
+    "<peer_port>": "the peer port in URLs",
+    "<raft_index>": "Status.raftIndex and Status.raftAppliedIndex",
+    "<db_size>": "Status.dbSize and Status.dbSizeInUse",
+}
+
+
+def request_body(req: dict) -> bytes:
+    """The exact bytes a recorded request sends (also for replaying against petcd)."""
+    if "body_b64" in req:
+        return base64.b64decode(req["body_b64"])
+    if "body_gen" in req:
+        g = req["body_gen"]
+        b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+        if g["kind"] == "put":
+            body = {"key": b64(g["key"].encode()), "value": b64(b"x" * g["value_bytes"])}
+        elif g["kind"] == "txn_put":
+            body = {"success": [{"request_put": {"key": b64(g["key"].encode()),
+                                                 "value": b64(b"x" * g["value_bytes"])}}]}
+        elif g["kind"] == "range_key":
+            body = {"key": b64(b"k" * g["key_bytes"])}
+        elif g["kind"] == "repeat":
+            # text made of (piece, count) pairs, e.g. [["[", 10001]]
+            return "".join(piece * count for piece, count in g["parts"]).encode()
+        elif g["kind"] == "nested_txn":
+            # `levels` TxnRequests, each the only success op of its parent; the innermost
+            # holds `leaf` (a RequestOp as JSON text) or nothing
+            n = g["levels"] - 1
+            leaf = '{"success":[%s]}' % g["leaf"] if g.get("leaf") else "{}"
+            return ('{"success":[{"request_txn":' * n + leaf + "}]}" * n).encode()
+        else:
+            raise ValueError(f"unknown body_gen kind {g['kind']!r}")
+        return json.dumps(body, separators=(",", ":")).encode()
+    return req.get("body", "").encode("utf-8")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Etcd:
+    """A throwaway single-member etcd on loopback."""
+
+    def __init__(self, binary: str):
+        self.binary = binary
+        self.dir = Path(tempfile.mkdtemp(prefix="petcd-record-"))
+        self.client_port = _free_port()
+        self.peer_port = _free_port()
+        while self.peer_port == self.client_port:
+            self.peer_port = _free_port()
+        self.proc: subprocess.Popen | None = None
+        self.cluster_id = self.member_id = ""
+
+    def start(self) -> None:
+        client = f"http://127.0.0.1:{self.client_port}"
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        log = open(self.dir / "etcd.log", "wb")
+        self.proc = subprocess.Popen(
+            [self.binary, "--name", MEMBER_NAME, "--data-dir", str(self.dir / "data"),
+             "--listen-client-urls", client, "--advertise-client-urls", client,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"{MEMBER_NAME}={peer}",
+             "--initial-cluster-state", "new", "--log-outputs", "stderr"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"etcd exited: see {self.dir / 'etcd.log'}")
+            try:
+                r = send(self.client_port, "GET", "/health", b"")
+                if r[0] == 200 and json.loads(r[2]).get("health") == "true":
+                    break
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("etcd did not become healthy in 30 s")
+        _, _, body = send(self.client_port, "POST", "/v3/cluster/member/list", b"{}")
+        header = json.loads(body)["header"]
+        self.cluster_id, self.member_id = header["cluster_id"], header["member_id"]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def send(port: int, method: str, path: str, body: bytes,
+         headers: dict | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body if body or method != "GET" else None,
+                     headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def _normalize(value, etcd: Etcd, key: str = ""):
+    if isinstance(value, dict):
+        return {k: _normalize(v, etcd, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalize(v, etcd, key) for v in value]
+    if key in ("raft_term", "raftTerm"):
+        return "<raft_term>"
+    if key in ("raftIndex", "raftAppliedIndex"):
+        return "<raft_index>"
+    if key in ("dbSize", "dbSizeInUse"):
+        return "<db_size>"
+    if isinstance(value, str):
+        if value == etcd.cluster_id:
+            return "<cluster_id>"
+        if value == etcd.member_id:
+            return "<member_id>"
+        value = value.replace(f"127.0.0.1:{etcd.client_port}", "127.0.0.1:<client_port>")
+        value = value.replace(f"127.0.0.1:{etcd.peer_port}", "127.0.0.1:<peer_port>")
+    return value
+
+
+_SKIP_HEADERS = {"date", "content-length"}
+
+
+def _record_step(etcd: Etcd, req: dict) -> dict:
+    body = request_body(req)
+    try:
+        status, headers, data = send(etcd.client_port, req["method"], req["path"], body,
+                                     req.get("headers"))
+    except (http.client.RemoteDisconnected, ConnectionResetError):
+        return {"closed": True}
+    hdrs: dict[str, str] = {}
+    for k, v in headers:
+        if k.lower() in _SKIP_HEADERS:
+            continue
+        hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+    out: dict = {"status": status, "headers": _normalize(hdrs, etcd)}
+    try:
+        out["json"] = _normalize(json.loads(data), etcd)
+    except ValueError:
+        out["text"] = _normalize(data.decode("utf-8", "replace"), etcd)
+    return out
+
+
+def record_scenario(binary: str, scenario: dict) -> dict:
+    etcd = Etcd(binary)
+    try:
+        etcd.start()
+        steps = [{"request": req, "response": _record_step(etcd, req)}
+                 for req in scenario["steps"]]
+    finally:
+        etcd.stop()
+    return {"name": scenario["name"], "doc": scenario["doc"], "start_revision": 1,
+            "steps": steps}
+
+
+def _dump(doc: dict) -> str:
+    """Pretty at the top, one compact line per step: readable diffs at step granularity, and
+    no runaway indentation for deeply nested answers."""
+    def line(v) -> str:
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+    out = ["{"]
+    for k, v in doc.items():
+        if k != "scenarios":
+            out.append(f" {line(k)}: {json.dumps(v, ensure_ascii=False)},")
+    out.append(' "scenarios": [')
+    for i, sc in enumerate(doc["scenarios"]):
+        out.append("  {")
+        for k in ("name", "doc", "start_revision"):
+            out.append(f"   {line(k)}: {line(sc[k])},")
+        out.append('   "steps": [')
+        steps = sc["steps"]
+        for j, st in enumerate(steps):
+            out.append("    " + line(st) + ("," if j < len(steps) - 1 else ""))
+        out.append("   ]")
+        out.append("  }" + ("," if i < len(doc["scenarios"]) - 1 else ""))
+    out.append(" ]")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def etcd_version(binary: str) -> str:
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return line.split(":", 1)[1].strip()
+    return out.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    ap.add_argument("--etcd", default=shutil.which("etcd") or "/usr/bin/etcd")
+    args = ap.parse_args(argv)
+    if not os.path.exists(args.etcd):
+        print("no etcd binary: apt-get install -y etcd-server etcd-client", file=sys.stderr)
+        return 2
+    only = {n for n in args.only.split(",") if n}
+    unknown = only - {s["name"] for s in SCENARIOS}
+    if unknown:
+        print(f"unknown scenarios: {sorted(unknown)}", file=sys.stderr)
+        return 2
+    old: dict[str, dict] = {}
+    if only and args.out.exists():
+        old = {s["name"]: s for s in json.loads(args.out.read_text())["scenarios"]}
+    recorded = []
+    for sc in SCENARIOS:
+        if only and sc["name"] not in only:
+            if sc["name"] in old:
+                recorded.append(old[sc["name"]])
+            continue
+        t0 = time.monotonic()
+        recorded.append(record_scenario(args.etcd, sc))
+        print(f"{sc['name']}: {len(sc['steps'])} steps in {time.monotonic() - t0:.1f}s",
+              file=sys.stderr)
+    doc = {"etcd_version": etcd_version(args.etcd), "api": "grpc-gateway HTTP/JSON, KV service",
+           "placeholders": PLACEHOLDERS, "scenarios": recorded}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        args.out.unlink()
+    args.out.write_text(_dump(doc))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
