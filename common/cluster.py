@@ -1,0 +1,49 @@
+"""The Cluster and Maintenance services' messages (etcdserverpb), as the KV ones in kv.py.
+
+Attribute names are snake case; the gateway codec maps them to etcd's JSON names (ID,
+peerURLs, clientURLs, isLearner, dbSize, raftIndex, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .kv import ResponseHeader
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: int = 0
+    name: str = ""
+    peer_urls: tuple[str, ...] = ()
+    client_urls: tuple[str, ...] = ()
+    is_learner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemberListRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MemberListResponse:
+    header: ResponseHeader | None = None
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResponse:
+    header: ResponseHeader | None = None
+    version: str = ""
+    db_size: int = 0
+    leader: int = 0
+    raft_index: int = 0
+    raft_term: int = 0
+    raft_applied_index: int = 0
+    errors: tuple[str, ...] = ()
+    db_size_in_use: int = 0
+    is_learner: bool = False

@@ -1,0 +1,174 @@
+"""A member's configuration: every knob, its default, and where a value may come from.
+
+Theory of operation: one table (`KNOBS`) lists each setting once, with etcd's flag name where
+etcd has one, its type, default and help. Values are layered: defaults < the TOML file named by
+--config < `PETCD_<FLAG>` environment variables < command-line flags (DESIGN.md 1). The result
+is a frozen `MemberConfig` that every stage receives. Parsing errors are `ConfigError`s with one
+clear line, never tracebacks.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A bad setting: the message is one line meant for the user."""
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+def _urls(v: Any) -> tuple[str, ...]:
+    if isinstance(v, (list, tuple)):
+        items = [str(x) for x in v]
+    else:
+        items = [x for x in str(v).split(",")]
+    return tuple(x.strip() for x in items if x.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Knob:
+    name: str          # flag name, without the leading dashes (etcd's name where etcd has one)
+    type: Any
+    default: Any
+    help: str
+
+
+KNOBS: tuple[Knob, ...] = (
+    # -- member (etcd's flags) --
+    Knob("name", str, "default", "human-readable name of this member"),
+    Knob("data-dir", str, "", "path to the data directory (default: ./<name>.petcd)"),
+    Knob("listen-client-urls", _urls, ("http://127.0.0.1:2379",), "HTTP client listen URLs"),
+    Knob("advertise-client-urls", _urls, ("http://127.0.0.1:2379",),
+         "client URLs advertised to the cluster"),
+    Knob("listen-client-zmq-urls", _urls, ("tcp://127.0.0.1:2378",),
+         "ZeroMQ client listen URLs (petcd's native API)"),
+    Knob("listen-peer-urls", _urls, ("tcp://127.0.0.1:2380",), "peer listen URLs"),
+    Knob("initial-advertise-peer-urls", _urls, ("tcp://127.0.0.1:2380",),
+         "peer URLs advertised to the cluster"),
+    Knob("initial-cluster", str, "", "initial cluster: name=peer-url,... (default: this member)"),
+    Knob("initial-cluster-state", str, "new", "'new' or 'existing'"),
+    Knob("initial-cluster-token", str, "etcd-cluster", "initial cluster token"),
+    Knob("heartbeat-interval", int, 100, "time (ms) of a heartbeat interval"),
+    Knob("election-timeout", int, 1000, "time (ms) for an election to time out"),
+    Knob("snapshot-count", int, 100_000, "committed entries between two raft snapshots"),
+    Knob("quota-backend-bytes", int, 0, "backend size quota before NOSPACE (0 = 2 GiB)"),
+    Knob("max-request-bytes", int, 1_572_864, "maximum client request size in bytes"),
+    Knob("max-txn-ops", int, 128, "maximum operations in one txn request"),
+    Knob("auto-compaction-mode", str, "periodic", "'periodic' or 'revision'"),
+    Knob("auto-compaction-retention", str, "0",
+         "auto compaction retention (hours, or a duration like 30m, or revisions); 0 = off"),
+    Knob("log-level", str, "info", "debug, info, warn or error"),
+    # -- per-stage tuning (petcd's own) --
+    Knob("api-workers", int, 1, "number of api worker processes sharing the client listeners"),
+    Knob("api-max-inflight-requests", int, 10_000, "client requests in flight per api worker"),
+    Knob("request-timeout-ms", int, 0,
+         "client request timeout (0 = etcd's 5 s + 2 x election timeout)"),
+    Knob("raft-max-batch-entries", int, 4096, "proposals drained into one raft step"),
+    Knob("raft-max-size-per-msg-bytes", int, 1 << 20, "bytes of entries per append message"),
+    Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
+    Knob("raft-pre-vote", _bool, True, "use pre-vote (thesis 9.6)"),
+    Knob("raft-check-quorum", _bool, True, "leader steps down without a quorum"),
+    Knob("wal-segment-size-bytes", int, 64 << 20, "preallocated size of one WAL segment"),
+    Knob("wal-fsync", _bool, True, "fdatasync the WAL before acknowledging (never off in prod)"),
+    Knob("apply-max-batch-entries", int, 4096, "committed entries applied in one LMDB txn"),
+    Knob("lmdb-map-size-bytes", int, 8 << 30, "LMDB map size (address space, not disk)"),
+    Knob("pipe-hwm", int, 100_000, "ZeroMQ high-water mark of the inter-stage pipes"),
+)
+
+_BY_NAME = {k.name: k for k in KNOBS}
+
+
+def attr(name: str) -> str:
+    return name.replace("-", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class MemberConfig:
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, item: str) -> Any:  # config.heartbeat_interval
+        try:
+            return object.__getattribute__(self, "values")[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    @property
+    def quota_bytes(self) -> int:
+        return self.values["quota_backend_bytes"] or 2 * 1024 ** 3
+
+    @property
+    def request_timeout_s(self) -> float:
+        ms = self.values["request_timeout_ms"]
+        return ms / 1000 if ms else 5.0 + 2 * self.values["election_timeout"] / 1000
+
+
+def _convert(knob: Knob, raw: Any, source: str) -> Any:
+    try:
+        return knob.type(raw)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"invalid value {raw!r} for --{knob.name} (from {source}): {e}") \
+            from None
+
+
+def load(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
+         config_file: str | None = None) -> MemberConfig:
+    """Layer defaults < file < PETCD_* env < flags; `flags` holds only flags the user gave."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {attr(k.name): k.default for k in KNOBS}
+    if config_file:
+        try:
+            with open(config_file, "rb") as f:
+                doc = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {config_file}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {e}") from None
+        for key, raw in doc.items():
+            knob = _BY_NAME.get(key) or _BY_NAME.get(key.replace("_", "-"))
+            if knob is None:
+                raise ConfigError(f"unknown setting {key!r} in {config_file}")
+            values[attr(knob.name)] = _convert(knob, raw, config_file)
+    for knob in KNOBS:
+        var = "PETCD_" + attr(knob.name).upper()
+        if var in env:
+            values[attr(knob.name)] = _convert(knob, env[var], var)
+    for name, raw in flags.items():
+        knob = _BY_NAME.get(name.replace("_", "-"))
+        if knob is None:
+            raise ConfigError(f"unknown flag --{name}")
+        values[attr(knob.name)] = _convert(knob, raw, "the command line")
+    if not values["data_dir"]:
+        values["data_dir"] = f"{values['name']}.petcd"
+    _validate(values)
+    return MemberConfig(values)
+
+
+def _validate(v: dict[str, Any]) -> None:
+    if v["heartbeat_interval"] <= 0:
+        raise ConfigError("--heartbeat-interval must be greater than 0")
+    if v["election_timeout"] < 5 * v["heartbeat_interval"]:
+        raise ConfigError("--election-timeout should be at least 5 times --heartbeat-interval")
+    if v["initial_cluster_state"] not in ("new", "existing"):
+        raise ConfigError("--initial-cluster-state must be 'new' or 'existing'")
+    if v["auto_compaction_mode"] not in ("periodic", "revision"):
+        raise ConfigError("--auto-compaction-mode must be 'periodic' or 'revision'")
+    if v["max_txn_ops"] <= 0 or v["max_request_bytes"] <= 0:
+        raise ConfigError("--max-txn-ops and --max-request-bytes must be greater than 0")
+    if v["log_level"] not in ("debug", "info", "warn", "error"):
+        raise ConfigError("--log-level must be one of debug, info, warn, error")
+    for name in ("api_workers", "raft_max_batch_entries", "apply_max_batch_entries",
+                 "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs"):
+        if v[name] <= 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")

@@ -1,0 +1,145 @@
+"""The messages that flow between the stages of one member (DESIGN.md section 1).
+
+propc:    api -> raft      Proposal, ReadIndexRequest, LeaderTransferRequest
+readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus (published to workers)
+appendc:  raft -> wal      AppendRequest
+respc:    wal -> raft      Recovered (once, first), AppendDone
+applyc:   raft -> apply    ApplyBatch
+appliedc: apply -> raft    Applied
+resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
+sendc:    raft -> transport  PeerMessages
+recvc:    transport -> raft  PeerMessages, PeerUnreachable
+ctlc:     any stage -> supervisor  StageReady, StageFailed
+
+A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
+Raft entry's data through raft, wal and apply unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import codec
+from .types import Entry, HardState, Message, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class InternalRequest:
+    """What a client write becomes in the Raft log (etcd's InternalRaftRequest)."""
+    id: int                 # unique per member and worker: (worker << 48) | sequence
+    op: object              # PutRequest | DeleteRangeRequest | TxnRequest | CompactionRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    request_id: int
+    worker: int
+    data: bytes             # an encoded InternalRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexRequest:
+    worker: int
+    ctx: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexResult:
+    ctx: bytes
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalFailed:
+    request_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RaftStatus:
+    """Published by raft whenever term, leader or commit moves: feeds headers and status."""
+    term: int
+    lead: int
+    commit: int
+    raft_state: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    seq: int
+    hard_state: HardState | None
+    entries: tuple[Entry, ...]
+    snapshot: Snapshot | None
+    must_sync: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AppendDone:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyBatch:
+    entries: tuple[Entry, ...]
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    index: int
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    request_id: int
+    response: object        # a kv response dataclass, or None on error
+    error_code: int = 0
+    error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMessages:
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerUnreachable:
+    node_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What wal read back at start, for raft to rebuild its log cache (sent once, first)."""
+    snapshot: Snapshot | None
+    hard_state: HardState
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """A member as the cluster records it; the context of the conf change that adds it."""
+    id: int
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...] = ()
+    is_learner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StageReady:
+    stage: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class StageFailed:
+    stage: str
+    reason: str
+
+
+for _code, _cls in enumerate((
+        InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
+        RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
+        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed), start=50):
+    codec.register(_code, _cls)
+

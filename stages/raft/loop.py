@@ -1,0 +1,177 @@
+"""The raft stage's loop: the only process that decides (DESIGN.md section 1).
+
+Theory of operation: at start, wait for wal's Recovered (the log on disk) and apply's first
+Applied (how far LMDB got), rebuild the log cache, and build the core; a brand-new member
+bootstraps the initial cluster as committed conf-change entries. Then each turn: drain every
+input (proposals and read-index asks from api, peer messages, wal completions, applied
+indexes), tick on the heartbeat timer, and after the turn flush the node: appends to wal,
+messages to transport, committed entries to apply, read states and status to api.
+
+Conf changes take effect in the core when their entry is handed to apply (not when LMDB has it),
+and are replayed from the last raft snapshot on restart, as etcd does; apply skips entries at or
+below its own applied index, so nothing is applied twice.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import zmq
+
+from petcd.common.codec import encode
+from petcd.common.ids import member_id, parse_initial_cluster
+from petcd.common.pipeline import (
+    AppendDone, Applied, MemberInfo, PeerMessages, PeerUnreachable, Proposal, ReadIndexRequest,
+    Recovered,
+)
+from petcd.common.types import (
+    EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
+)
+from petcd.ipc.channel import Receiver, Sender
+from petcd.ipc.loop import Loop
+from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
+from petcd.ipc.stage import StageContext
+from petcd.stages.raft.core import Config, MemoryStorage, RawNode
+from .node import RaftNode
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+def initial_members(cfg) -> list[MemberInfo]:
+    cluster = parse_initial_cluster(cfg.initial_cluster) if cfg.initial_cluster else {
+        cfg.name: list(cfg.initial_advertise_peer_urls)}
+    if cfg.name not in cluster:
+        raise ValueError(f"--initial-cluster has no entry for this member {cfg.name!r}")
+    members = []
+    for name, urls in cluster.items():
+        client_urls = tuple(cfg.advertise_client_urls) if name == cfg.name else ()
+        members.append(MemberInfo(id=member_id(urls, cfg.initial_cluster_token), name=name,
+                                  peer_urls=tuple(urls), client_urls=client_urls))
+    return members
+
+
+def _wait_for(receiver: Receiver, kind: type, deadline: float) -> object:
+    poller = zmq.Poller()
+    poller.register(receiver.socket, zmq.POLLIN)
+    while time.monotonic() < deadline:
+        if poller.poll(100):
+            for value in receiver.drain(1):
+                if isinstance(value, kind):
+                    return value
+    raise TimeoutError(f"no {kind.__name__} on {receiver.pipe} within {STARTUP_TIMEOUT_S:.0f} s")
+
+
+def build_node(cfg, recovered: Recovered, applied_index: int) -> RaftNode:
+    members = initial_members(cfg)
+    self_id = next(m.id for m in members if m.name == cfg.name)
+    storage = MemoryStorage()
+    snapshot_index = 0
+    if recovered.snapshot is not None:
+        storage.apply_snapshot(recovered.snapshot)
+        snapshot_index = recovered.snapshot.metadata.index
+    storage.append(recovered.entries)
+    hs = recovered.hard_state
+    fresh = hs == EMPTY_HARD_STATE and not recovered.entries and recovered.snapshot is None
+    if applied_index > hs.commit:
+        # apply runs beside wal, so LMDB may have applied an entry whose commit index never
+        # reached the WAL's hard state before a crash. It was committed, hence durable here.
+        hs = HardState(hs.term, hs.vote, min(applied_index, storage.last_index()))
+    storage.set_hard_state(hs)
+    config = Config(
+        id=self_id, rand=random.Random(os.urandom(16)),
+        election_ticks=max(2, cfg.election_timeout // cfg.heartbeat_interval),
+        heartbeat_ticks=1, applied=snapshot_index,
+        max_size_per_msg_bytes=cfg.raft_max_size_per_msg_bytes,
+        max_inflight_msgs=cfg.raft_max_inflight_msgs,
+        pre_vote=cfg.raft_pre_vote, check_quorum=cfg.raft_check_quorum)
+    rawnode = RawNode(config, storage)
+    if fresh and cfg.initial_cluster_state == "new":
+        rawnode.bootstrap([ConfChange(ConfChangeType.ADD_NODE, m.id, encode(m))
+                           for m in members])
+    return RaftNode(rawnode, storage)
+
+
+def main(ctx: StageContext) -> None:
+    cfg = ctx.config
+    z, d = ctx.zmq, cfg.data_dir
+    propc = Receiver(z, d, "propc")
+    recvc = Receiver(z, d, "recvc")
+    respc = Receiver(z, d, "respc")
+    appliedc = Receiver(z, d, "appliedc")
+    appendc = Sender(z, d, "appendc")
+    applyc = Sender(z, d, "applyc")
+    sendc = Sender(z, d, "sendc")
+    readc = Sender(z, d, "readc")
+
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    recovered = _wait_for(respc, Recovered, deadline)
+    applied = _wait_for(appliedc, Applied, deadline)
+    node = build_node(cfg, recovered, applied.index)
+    ctx.log.info("raft member %x starting at term %d, commit %d, applied %d",
+                 node.node_id, node.rawnode.raft.term, node.rawnode.raft.log.committed,
+                 applied.index)
+    max_batch = cfg.raft_max_batch_entries
+
+    def on_propc() -> None:
+        items = propc.drain(max_batch)
+        proposals = [x for x in items if isinstance(x, Proposal)]
+        node.propose(proposals)
+        node.read_index([x for x in items if isinstance(x, ReadIndexRequest)])
+
+    def on_recvc() -> None:
+        for item in recvc.drain():
+            if isinstance(item, PeerMessages):
+                node.step(list(item.messages))
+            elif isinstance(item, PeerUnreachable):
+                node.rawnode.report_unreachable(item.node_id)
+
+    def on_respc() -> None:
+        for item in respc.drain():
+            if isinstance(item, AppendDone):
+                node.append_done(item.seq)
+
+    def on_appliedc() -> None:
+        last = None
+        for item in appliedc.drain():
+            if isinstance(item, Applied):
+                last = item
+        if last is not None:
+            node.applied_to(min(last.index, node.rawnode.raft.log.committed))
+
+    def flush() -> None:
+        out = node.flush()
+        for req in out.appends:
+            appendc.send(req)
+        if out.peer_messages:
+            sendc.send(PeerMessages(tuple(out.peer_messages)))
+        for batch in out.applies:
+            _apply_conf_changes(node, batch.entries)
+            applyc.send(batch)
+        for worker, result in out.read_results:
+            readc.send(result, topic=worker_topic(worker))
+        for worker, failure in out.failures:
+            readc.send(failure, topic=worker_topic(worker))
+        if out.status is not None:
+            readc.send(out.status, topic=BROADCAST_TOPIC)
+
+    loop = Loop()
+    loop.stop_on_signals()
+    loop.on_readable(propc.socket, on_propc)
+    loop.on_readable(recvc.socket, on_recvc)
+    loop.on_readable(respc.socket, on_respc)
+    loop.on_readable(appliedc.socket, on_appliedc)
+    loop.every(cfg.heartbeat_interval / 1000.0, node.tick)
+    loop.after_turn(flush)
+    flush()
+    ctx.ready()
+    loop.run()
+
+
+def _apply_conf_changes(node: RaftNode, entries) -> None:
+    for e in entries:
+        if e.type == EntryType.CONF_CHANGE:
+            node.rawnode.apply_conf_change(ConfChange.decode(e.data))
+
+
+__all__ = ["main", "build_node", "initial_members"]

@@ -1,0 +1,125 @@
+"""The raft stage's pure part: a RawNode, its storage cache, and the routing of its output.
+
+Theory of operation: the loop (stages/raft/main.py) feeds inputs in batches: proposals and
+read-index requests from api, messages from peers, persist completions from wal, applied
+indexes from apply, ticks. After each batch it calls `flush()`, which drains every Ready and
+routes its parts into outboxes: entries and hard state to wal (`appends`), messages that may
+leave now to transport (`peer_messages`), committed entries to apply (`applies`), read states
+and status to api. A Ready's persist_messages wait in `pending` until wal reports its `seq`
+done; then the entries enter the storage cache and those messages are delivered (DESIGN.md 3).
+
+Must never: deliver a persist message before its Ready is durable, or hand out a Ready's
+entries to apply before they are in the cache. Does no I/O itself.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from petcd.common.pipeline import (
+    AppendRequest, ApplyBatch, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
+    ReadIndexResult,
+)
+from petcd.common.types import Message
+from petcd.stages.raft.core import MemoryStorage, ProposalDropped, RawNode, Ready
+
+
+@dataclass
+class Outbox:
+    appends: list[AppendRequest] = field(default_factory=list)
+    peer_messages: list[Message] = field(default_factory=list)
+    applies: list[ApplyBatch] = field(default_factory=list)
+    read_results: list[tuple[int, ReadIndexResult]] = field(default_factory=list)
+    failures: list[tuple[int, ProposalFailed]] = field(default_factory=list)
+    status: RaftStatus | None = None
+
+
+class RaftNode:
+    def __init__(self, rawnode: RawNode, storage: MemoryStorage) -> None:
+        self.rawnode = rawnode
+        self.storage = storage
+        self.node_id = rawnode.raft.id
+        self._pending: deque[tuple[int, Ready]] = deque()
+        self._seq = 0
+        self._read_workers: dict[bytes, int] = {}
+        self._last_status: RaftStatus | None = None
+        self.out = Outbox()
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def propose(self, proposals: list[Proposal]) -> None:
+        if not proposals:
+            return
+        try:
+            self.rawnode.propose_batch([p.data for p in proposals])
+        except ProposalDropped as e:
+            self.out.failures += [(p.worker, ProposalFailed(p.request_id, e.reason))
+                                  for p in proposals]
+
+    def read_index(self, requests: list[ReadIndexRequest]) -> None:
+        for r in requests:
+            try:
+                self.rawnode.read_index(r.ctx)
+            except ProposalDropped:
+                continue  # no leader: the api side times out, as etcd does
+            self._read_workers[r.ctx] = r.worker
+
+    def step(self, messages: list[Message]) -> None:
+        for m in messages:
+            try:
+                self.rawnode.step(m)
+            except Exception:  # a stale or foreign message must not stop the member
+                continue
+
+    def tick(self) -> None:
+        self.rawnode.tick()
+
+    def append_done(self, seq: int) -> None:
+        """wal made the Ready numbered seq durable: cache its entries, release its messages."""
+        expect, rd = self._pending.popleft()
+        if expect != seq:
+            raise RuntimeError(f"wal acknowledged append {seq}, expected {expect}")
+        st = self.storage
+        if rd.snapshot is not None:
+            st.apply_snapshot(rd.snapshot)
+        if rd.hard_state is not None:
+            st.set_hard_state(rd.hard_state)
+        if rd.entries:
+            st.append(rd.entries)
+        for m in rd.persist_messages:
+            if m.to == self.node_id:
+                self.rawnode.step(m)
+            else:
+                self.out.peer_messages.append(m)
+
+    def applied_to(self, index: int) -> None:
+        self.rawnode.applied_to(index)
+
+    # -- outputs ------------------------------------------------------------------------------
+
+    def flush(self) -> Outbox:
+        rn = self.rawnode
+        while rn.has_ready():
+            rd = rn.ready()
+            out = self.out
+            out.peer_messages += rd.messages
+            if rd.must_persist:
+                self._seq += 1
+                out.appends.append(AppendRequest(
+                    seq=self._seq, hard_state=rd.hard_state, entries=tuple(rd.entries),
+                    snapshot=rd.snapshot, must_sync=rd.must_sync))
+                self._pending.append((self._seq, rd))
+            if rd.committed_entries:
+                out.applies.append(ApplyBatch(tuple(rd.committed_entries), rn.raft.term))
+            for rs in rd.read_states:
+                worker = self._read_workers.pop(rs.request_ctx, None)
+                if worker is not None:
+                    out.read_results.append((worker, ReadIndexResult(rs.request_ctx, rs.index)))
+        r = rn.raft
+        status = RaftStatus(term=r.term, lead=r.lead, commit=r.log.committed,
+                            raft_state=int(r.state))
+        if status != self._last_status:
+            self._last_status = status
+            self.out.status = status
+        out, self.out = self.out, Outbox()
+        return out

@@ -1,0 +1,74 @@
+"""`petcd`: start one member (etcd's flags, with etcd's meaning).
+
+Every knob of common/config.py is a flag; values layer as defaults < --config FILE <
+PETCD_<FLAG> environment variables < flags. Bad flags or an unusable data dir print one line
+and exit 2. SIGTERM and SIGINT stop all five stage processes; a restart on the same data dir
+resumes where the member stopped.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from petcd.common.config import KNOBS, ConfigError, load
+from .datadir import DataDir
+from .launcher import Launcher, StageError
+
+READY_LINE = "ready to serve client requests"
+
+
+def _options(fn):
+    for knob in reversed(KNOBS):
+        fn = click.option(f"--{knob.name}", knob.name.replace("-", "_"), default=None,
+                          metavar="VALUE",
+                          help=f"{knob.help} [default: {_show(knob.default)}]")(fn)
+    return fn
+
+
+def _show(v) -> str:
+    return ",".join(v) if isinstance(v, tuple) else str(v)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"],
+                                 "max_content_width": 100})
+@click.option("--config", "config_file", default=None, metavar="FILE",
+              help="TOML file whose keys are the flag names")
+@_options
+def main(config_file: str | None, **flags) -> None:
+    """Start a petcd member: etcd's v3 API over HTTP and ZeroMQ, replicated with Raft."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    try:
+        config = load(given, config_file=config_file)
+        data_dir = DataDir(config.data_dir)
+        data_dir.prepare()
+        config_path = data_dir.write_config(config)
+    except ConfigError as e:
+        click.echo(f"petcd: error: {e}", err=True)
+        sys.exit(2)
+
+    stopping = False
+
+    def on_signal(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    launcher = Launcher(data_dir.path, config_path)
+    code = 0
+    try:
+        launcher.start_all()
+        click.echo(f"{READY_LINE} on {', '.join(config.listen_client_urls)} "
+                   f"(zmq {', '.join(config.listen_client_zmq_urls)})", err=True)
+        failed = launcher.watch(lambda: stopping)
+        if failed is not None:
+            click.echo(f"petcd: stage {failed} stopped; stopping the member", err=True)
+            code = 1
+    except StageError as e:
+        click.echo(f"petcd: error: {e}", err=True)
+        code = 1
+    finally:
+        launcher.stop_all()
+    sys.exit(code)
