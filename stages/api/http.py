@@ -40,6 +40,10 @@ _JSON_HEADERS = [
     (b"content-type", b"application/json"),
     (b"grpc-metadata-content-type", b"application/grpc"),
 ]
+_ERROR_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"trailer", b"Grpc-Trailer-Content-Type"),
+]
 _CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, GET, OPTIONS, PUT, DELETE"),
@@ -70,56 +74,88 @@ class GatewayApp:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
         if scope["type"] != "http":
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        if path == "/version" and method == "GET":
-            return await _respond(send, 200, _JSON_HEADERS[:1], VERSION_BODY)
-        if path == "/health" and method == "GET":
-            return await _respond(send, 200, _JSON_HEADERS[:1], b'{"health":"true"}')
         if method == "OPTIONS":
             return await _respond(send, 200, _CORS_HEADERS, b"")
+        clean = _clean_path(path)
+        if clean != path:
+            # Go's ServeMux redirects unclean paths (//, /./, /../) to their clean form.
+            return await _respond(send, 301, _CORS_HEADERS + [(b"location", clean.encode())],
+                                  b"")
+        if path in ("/version", "/health"):
+            if method != "GET":
+                return await _respond(send, 405, _CORS_HEADERS + [(b"allow", b"GET")]
+                                      + _TEXT_HEADERS, b"Method Not Allowed\n")
+            if path == "/version":
+                return await _respond(send, 200, _CORS_HEADERS + _JSON_HEADERS[:1],
+                                      VERSION_BODY)
+            # etcd's health handler writes JSON under Go's sniffed text/plain content type.
+            return await _respond(send, 200, _CORS_HEADERS + _TEXT_HEADERS[:1],
+                                  b'{"health":"true"}')
         for prefix in ("/v3/", "/v3beta/", "/v3alpha/"):
             if path.startswith(prefix):
                 return await self._gateway(path[len(prefix):], method, receive, send)
-        await _respond(send, 404, _TEXT_HEADERS, b"404 page not found\n")
+        await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"404 page not found\n")
 
     async def _gateway(self, route: str, method: str, receive, send) -> None:
         handler = self.routes.get(route)
         if handler is None:
-            return await _respond(send, 404, _TEXT_HEADERS + _CORS_HEADERS, b"Not Found\n")
+            return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")
         if method != "POST":
-            return await _respond(send, 405, _TEXT_HEADERS + _CORS_HEADERS,
+            return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
                                   b"Method Not Allowed\n")
         body = await _read_body(receive)
         decode, call = handler
         try:
             req = decode(body)
+        except GatewayPanic:
+            # The real gateway panics and drops the connection without an answer; a 500 is
+            # kinder and still not a success.
+            e = EtcdError(Code.INTERNAL, "grpc-gateway: request caused a panic")
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        except EtcdError as e:  # the gateway's own JSON errors: a plain unary answer
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        try:
             resp = await call(req)
             out = gateway_json.encode(resp)
-        except EtcdError as e:
+        except EtcdError as e:  # errors from the service carry the gRPC trailer header
             status, out = gateway_json.encode_error(e)
-            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
+            return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
         except GatewayPanic:
             # The real gateway drops the connection without an answer; a 500 is kinder and
             # still not a success.
             e = EtcdError(Code.INTERNAL, "grpc-gateway: request caused a panic")
             status, out = gateway_json.encode_error(e)
-            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
+            return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
         except Exception as e:  # never a traceback to the client
             log.exception("internal error on %s", route)
             status, out = gateway_json.encode_error(EtcdError(Code.UNKNOWN, str(e)))
-            return await _respond(send, status, _JSON_HEADERS + _CORS_HEADERS, out)
-        await _respond(send, 200, _JSON_HEADERS + _CORS_HEADERS, out)
+            return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
+        await _respond(send, 200, _CORS_HEADERS + _JSON_HEADERS, out)
+
+
+def _clean_path(path: str) -> str:
+    """Go's path.Clean as ServeMux applies it (keeping a trailing slash)."""
+    if "//" not in path and "/." not in path:
+        return path
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(part)
+    clean = "/" + "/".join(parts)
+    if path.endswith("/") and clean != "/":
+        clean += "/"
+    return clean
 
 
 async def _read_body(receive) -> bytes:

@@ -70,9 +70,14 @@ class AppliedIndex:
 
 
 class ReadIndexer:
-    def __init__(self, worker: int, send: Callable[[ReadIndexRequest], None]) -> None:
+    """Rounds that get no answer within `retry_s` (no leader yet, a lost message, a leader
+    change) are asked again with a new context, until the caller's own deadline."""
+
+    def __init__(self, worker: int, send: Callable[[ReadIndexRequest], None],
+                 retry_s: float = 0.5) -> None:
         self._worker = worker
         self._send = send
+        self._retry_s = retry_s
         self._next: list[asyncio.Future] = []
         self._rounds: dict[bytes, list[asyncio.Future]] = {}
         self._ctx = itertools.count(1)
@@ -96,14 +101,19 @@ class ReadIndexer:
             return
         ctx = b"%d:%d" % (self._worker, next(self._ctx))
         self._rounds[ctx] = waiters
+        asyncio.get_running_loop().call_later(self._retry_s, self._retry, ctx)
         self._send(ReadIndexRequest(self._worker, ctx))
+
+    def _retry(self, ctx: bytes) -> None:
+        waiters = self._rounds.pop(ctx, None)
+        if not waiters:
+            return
+        self._next.extend(w for w in waiters if not w.done())
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def resolve(self, ctx: bytes, index: int) -> None:
         for fut in self._rounds.pop(ctx, ()):
             if not fut.done():
                 fut.set_result(index)
-
-    def drop_stale(self, keep: int = 10_000) -> None:
-        """Bound memory: forget the oldest rounds that were never answered (no leader)."""
-        while len(self._rounds) > keep:
-            self._rounds.pop(next(iter(self._rounds)))

@@ -132,6 +132,10 @@ class Worker:
                         raise t.exception()
                 raise OSError("could not start the client listener (address in use?)")
             await asyncio.sleep(0.01)
+        # As etcd, serve only once the member has a leader: before that every request would
+        # just wait.
+        while self.member.status.lead == 0 and not stop.is_set():
+            await asyncio.sleep(0.01)
         self.ctx.ready()
         await stop.wait()
         for s in servers:

@@ -210,10 +210,14 @@ def meta_put(txn, dbs: Dbs, name: bytes, value: int) -> None:
     txn.put(name, U64.pack(value), db=dbs.meta)
 
 
+NEVER_COMPACTED = -1
+
+
 def read_revisions(txn, dbs: Dbs) -> tuple[int, int]:
     raw = txn.get(M_REVISION, db=dbs.meta)
     if raw is None:
-        return INITIAL_REVISION, 0
+        # etcd starts with compactMainRev = -1: the first Compact(0) succeeds, a second fails.
+        return INITIAL_REVISION, NEVER_COMPACTED
     return REVISIONS.unpack(raw)
 
 
@@ -228,7 +232,7 @@ def init_or_check(txn, dbs: Dbs) -> None:
         if txn.stat(dbs.rev)["entries"] or txn.stat(dbs.latest)["entries"]:
             raise RuntimeError("store has data but no schema version")
         meta_put(txn, dbs, M_SCHEMA_VERSION, SCHEMA_VERSION)
-        write_revisions(txn, dbs, INITIAL_REVISION, 0)
+        write_revisions(txn, dbs, INITIAL_REVISION, NEVER_COMPACTED)
         return
     check_version(U64.unpack(raw)[0])
 

@@ -22,8 +22,8 @@ import zmq
 from petcd.common.codec import encode
 from petcd.common.ids import member_id, parse_initial_cluster
 from petcd.common.pipeline import (
-    AppendDone, Applied, MemberInfo, PeerMessages, PeerUnreachable, Proposal, ReadIndexRequest,
-    Recovered,
+    AppendDone, Applied, MemberInfo, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
+    ReadIndexRequest, Recovered,
 )
 from petcd.common.types import (
     EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
@@ -163,9 +163,21 @@ def main(ctx: StageContext) -> None:
     loop.on_readable(appliedc.socket, on_appliedc)
     loop.every(cfg.heartbeat_interval / 1000.0, node.tick)
     loop.after_turn(flush)
+    # Republish the status now and then: an api worker that (re)subscribes late still learns
+    # the term and leader for its headers.
+    loop.every(1.0, lambda: readc.send(_status(node), topic=BROADCAST_TOPIC))
+    if node.rawnode.raft.tracker.voters == {node.node_id}:
+        # A single voter need not wait out an election timeout to lead (etcd fast-forwards
+        # its ticks for the same reason).
+        node.rawnode.campaign()
     flush()
     ctx.ready()
     loop.run()
+
+
+def _status(node: RaftNode) -> RaftStatus:
+    r = node.rawnode.raft
+    return RaftStatus(term=r.term, lead=r.lead, commit=r.log.committed, raft_state=int(r.state))
 
 
 def _apply_conf_changes(node: RaftNode, entries) -> None:

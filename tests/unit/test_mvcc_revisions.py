@@ -13,7 +13,7 @@ from tests.unit.mvcc_util import apply, open_store, rng, store  # noqa: F401
 
 def test_fresh_store_is_at_revision_1(store):
     assert store.current_revision() == 1
-    assert store.compact_revision() == 0
+    assert store.compact_revision() == -1  # never compacted, as etcd's compactMainRev
     assert store.applied_index() == 0
     resp = rng(store, b"\0", b"\0")
     assert resp.header == ResponseHeader(revision=1) and resp.kvs == () and resp.count == 0

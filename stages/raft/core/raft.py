@@ -295,6 +295,8 @@ class Raft:
             # A transfer that did not finish within an election timeout is abandoned.
             if self.state == StateType.LEADER and self.lead_transferee != NONE:
                 self.abort_leader_transfer()
+                if self.id not in self.tracker.voters:
+                    self._hand_off_leadership()  # a removed leader tries again
         if self.state != StateType.LEADER:
             return
         if self.heartbeat_elapsed >= self.config.heartbeat_ticks:
@@ -581,7 +583,7 @@ class Raft:
             while self.maybe_send_append(m.frm, send_if_empty=False):
                 pass
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():
-            self._send(MT.TIMEOUT_NOW, m.frm)
+            self._send_timeout_now(m.frm)
 
     def _maybe_commit(self) -> bool:
         return self.log.maybe_commit(self.tracker.committed(), self.term)
@@ -590,7 +592,9 @@ class Raft:
         return self.log.term(self.log.committed) == self.term
 
     def _leader_read_index(self, m: Message) -> None:
-        if self.tracker.is_singleton():
+        if self.tracker.voters == {self.id}:
+            # No one else could have been elected: our commit index is the latest. (A removed
+            # leader handing off to a single voter is not alone: it confirms like any other.)
             self._respond_read_index(m, self.log.committed)
             return
         if not self._committed_entry_in_current_term():
@@ -635,9 +639,17 @@ class Raft:
         self.election_elapsed = 0
         self.lead_transferee = transferee
         if pr.match == self.log.last_index():
-            self._send(MT.TIMEOUT_NOW, transferee)
+            self._send_timeout_now(transferee)
         else:
             self.send_append(transferee)
+
+    def _send_timeout_now(self, to: int) -> None:
+        self._send(MT.TIMEOUT_NOW, to)
+        if self.id not in self.tracker.voters:
+            # A removed leader's hand-off is done: the transferee holds our whole log, so we
+            # would vote for it even if this message were lost and it had to campaign on its
+            # own (see _hand_off_leadership). Nothing is left for us to lead.
+            self.become_follower(self.term, NONE)
 
     def abort_leader_transfer(self) -> None:
         self.lead_transferee = NONE
@@ -787,12 +799,6 @@ class Raft:
 
     def _switch_to_config(self) -> ConfState:
         cs = self.tracker.conf_state()
-        pr = self.tracker.progress.get(self.id)
-        if self.state == StateType.LEADER and (pr is None or pr.is_learner):
-            # We were removed: step down so that the remaining voters elect a leader among
-            # themselves instead of waiting on one that no longer counts.
-            self.become_follower(self.term, NONE)
-            return cs
         if self.state != StateType.LEADER:
             return cs
         # The quorum changed, which may commit entries at once (e.g. after a removal).
@@ -803,4 +809,24 @@ class Raft:
                 self.maybe_send_append(node_id, send_if_empty=False)
         if self.lead_transferee != NONE and self.lead_transferee not in self.tracker.voters:
             self.abort_leader_transfer()
+        if self.id not in self.tracker.voters:
+            self._hand_off_leadership()
         return cs
+
+    def _hand_off_leadership(self) -> None:
+        """We were removed (or demoted) while leading: make the most caught-up voter leader.
+
+        Stepping down at once could leave the cluster without a leader for good: a voter that
+        has not yet learned that our removal committed still counts us, needs our vote, and
+        would never get it if our log is longer than its own. A transfer (thesis 3.10) first
+        brings the transferee up to our last index, so we can vote for it; we step down when we
+        send it TimeoutNow. Meanwhile we keep the others' leases, commit with the new quorum
+        (which does not count us, thesis 4.2.2) and refuse proposals.
+        """
+        voters = sorted(self.tracker.voters)
+        if not voters:
+            self.become_follower(self.term, NONE)
+            return
+        best = max(voters, key=lambda v: self.tracker.progress[v].match)
+        self._leader_transfer(Message(type=MT.TRANSFER_LEADER, frm=best),
+                              self.tracker.progress[best])

@@ -1,0 +1,82 @@
+"""Side by side with a real etcd 3.4.23: replay every recorded KV scenario against a fresh
+petcd member and compare each answer (status, body once parsed, content type) with etcd's."""
+import json
+
+import pytest
+
+from tests.conformance.record import _normalize, request_body
+from tests.conformance.recordings import load
+
+pytestmark = pytest.mark.integration
+
+SCENARIOS = load()["scenarios"]
+
+# Where petcd knowingly differs from the recording, and why.
+# - "closed": the real gateway panics on a null element in a list of messages and drops the
+#   connection; an ASGI server cannot drop a connection without answering, so petcd answers
+#   500 with an etcd error body instead.
+# - /v3alpha/: etcd 3.4 answers 404; petcd serves the /v3/ routes there too, as its issue asks
+#   (clients written for 3.2/3.3 use it).
+def _known_difference(step) -> bool:
+    return step["response"].get("closed") or step["request"]["path"].startswith("/v3alpha/")
+
+
+# Scenarios that need a service petcd does not have yet.
+NEEDS_LEASES = {"put_leases", "txn_compares"}
+
+
+class _Ids:
+    def __init__(self, member, cluster_id, member_id):
+        self.client_port = member.client_port
+        self.peer_port = member.peer_port
+        self.cluster_id = cluster_id
+        self.member_id = member_id
+
+
+# Framing headers differ by server and carry no meaning for a client once the body is read.
+_FRAMING = {"date", "content-length", "transfer-encoding"}
+
+
+def _headers(headers: dict) -> dict:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _FRAMING}
+
+
+def _answer(member, ids, req):
+    status, headers, data = member.request(req["method"], req["path"], request_body(req),
+                                           req.get("headers"))
+    out = {"status": status, "headers": _headers(headers)}
+    try:
+        out["json"] = _normalize(json.loads(data), ids)
+    except ValueError:
+        out["text"] = _normalize(data.decode("utf-8", "replace"), ids)
+    return out
+
+
+def _expected(resp):
+    out = {"status": resp["status"], "headers": _headers(resp["headers"])}
+    if "json" in resp:
+        out["json"] = resp["json"]
+    else:
+        out["text"] = resp["text"]
+    return out
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_kv_scenario_matches_etcd(scenario, start_member):
+    if scenario["name"] in NEEDS_LEASES:
+        pytest.skip("needs the Lease service (/v3/lease/grant), not built yet")
+    m = start_member(name="conformance")
+    _, _, body = m.request("POST", "/v3/cluster/member/list", b"{}")
+    header = json.loads(body)["header"]
+    ids = _Ids(m, header["cluster_id"], header["member_id"])
+    mismatches = []
+    for i, step in enumerate(scenario["steps"]):
+        if _known_difference(step):
+            continue
+        got = _answer(m, ids, step["request"])
+        want = _expected(step["response"])
+        if got != want:
+            mismatches.append(f"step {i}: {step['request']['method']} {step['request']['path']} "
+                              f"{request_body(step['request'])[:200]!r}\n  want {want}\n"
+                              f"  got  {got}")
+    assert not mismatches, f"{len(mismatches)} step(s) differ:\n" + "\n".join(mismatches)
