@@ -7,6 +7,7 @@ path of its own.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ PIPES: dict[str, Pipe] = {p.name: p for p in (
 )}
 
 BROADCAST_TOPIC = b"*"
+MAX_SOCKET_PATH = 100
 
 
 def run_dir(data_dir: str) -> str:
@@ -53,10 +55,12 @@ def run_dir(data_dir: str) -> str:
 
 def address(data_dir: str, pipe: str) -> str:
     path = os.path.join(run_dir(data_dir), f"{pipe}.sock")
-    # Unix socket paths are limited (108 bytes on Linux); say so instead of failing obscurely.
-    if len(path) > 100:
-        raise ValueError(f"data dir path too long for ipc sockets: {path}")
-    return "ipc://" + path
+    if len(path) <= MAX_SOCKET_PATH:
+        return "ipc://" + path
+    # Unix socket paths are limited to 107 bytes; a deeper data dir uses Linux's abstract
+    # namespace instead, named after the data dir so that two members never share a pipe.
+    digest = hashlib.sha1(os.path.abspath(data_dir).encode()).hexdigest()[:20]
+    return f"ipc://@petcd-{digest}-{pipe}"
 
 
 def worker_topic(worker: int) -> bytes:

@@ -47,6 +47,7 @@ class Member:
 
     def start(self) -> Member:
         log = open(self.log_path, "ab")
+        offset = log.tell()  # a restart appends: only this run's lines count
         self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -54,25 +55,29 @@ class Member:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"petcd exited with {self.proc.returncode}: "
                                    f"{self.log_path.read_text()[-2000:]}")
-            if b"ready to serve client requests" in self.log_path.read_bytes():
+            if b"ready to serve client requests" in self.log_path.read_bytes()[offset:]:
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"petcd not ready in {READY_TIMEOUT_S} s: "
                            f"{self.log_path.read_text()[-2000:]}")
 
     def stage_pids(self) -> dict[str, int]:
-        """pid of each stage process of this member, from /proc titles."""
-        out = {}
+        """pid of each stage process of this member: children of its supervisor, found by
+        their process titles (`petcd: <name> <stage>`)."""
+        out: dict[str, int] = {}
+        if self.proc is None:
+            return out
+        prefix = f"petcd: {self.name} ".encode()
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
             try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            if len(cmd) > 2 and cmd[1] == b"-m" and cmd[2].startswith(b"petcd.stages.") and \
-                    str(self.data_dir).encode() in b"".join(cmd[3:]):
-                out[cmd[2].decode().rsplit(".", 1)[1]] = int(pid)
+            if ppid == self.proc.pid and title.startswith(prefix):
+                out[title[len(prefix):].decode()] = int(pid)
         return out
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
