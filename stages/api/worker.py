@@ -32,6 +32,7 @@ from petcd.stages.apply.reader import MvccReader
 from petcd.stages.raft.loop import initial_members
 from .http import GatewayApp
 from .service import KVService, MemberState
+from .zmq_api import ZmqFrontEnd
 
 SERVER_VERSION = "3.4.23"
 
@@ -125,6 +126,10 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         serving = [asyncio.create_task(s.serve()) for s in servers]
+        front = ZmqFrontEnd(self.service, self.status, self.members,
+                            max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024)
+        front.bind(azmq, self.cfg.listen_client_zmq_urls)
+        zmq_task = asyncio.create_task(front.serve())
         while not all(s.started for s in servers):
             if any(t.done() for t in serving):
                 for t in serving:
@@ -143,6 +148,8 @@ class Worker:
         await asyncio.gather(*serving, return_exceptions=True)
         for p in pumps:
             p.cancel()
+        zmq_task.cancel()
+        front.close()
 
 
 def main(ctx: StageContext) -> None:

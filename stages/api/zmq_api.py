@@ -1,0 +1,85 @@
+"""The ZeroMQ front end: etcd's KV API as msgpack maps over a ROUTER socket.
+
+Theory of operation: one ROUTER socket per listen URL; each request frame (format in
+native.py) becomes an asyncio task calling the same service as HTTP, so many calls are in flight
+on one connection and answers go back as they complete, tagged with the caller's id. Bad frames
+get an INVALID_ARGUMENT error answer; the listener never stops for a client's mistake. (Named
+zmq_api.py so that it does not shadow the pyzmq package.)
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import zmq
+import zmq.asyncio
+
+from petcd.common import kv
+from petcd.common.errors import Code, EtcdError
+from . import native
+
+log = logging.getLogger("petcd.api")
+
+METHODS = {
+    "Range": kv.RangeRequest, "Put": kv.PutRequest, "DeleteRange": kv.DeleteRangeRequest,
+    "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest,
+}
+
+
+class ZmqFrontEnd:
+    def __init__(self, service, status, members, max_frame_bytes: int) -> None:
+        self.handlers = {
+            "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
+            "Txn": service.txn, "Compact": service.compact,
+            "Status": lambda _: status(), "MemberList": lambda _: members(),
+        }
+        self.max_frame_bytes = max_frame_bytes
+        self.sockets: list[zmq.asyncio.Socket] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    def bind(self, ctx: zmq.asyncio.Context, urls) -> None:
+        for url in urls:
+            sock = ctx.socket(zmq.ROUTER)
+            sock.setsockopt(zmq.LINGER, 0)
+            # Refuse frames far over the request limit before they are even buffered whole.
+            sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
+            sock.bind(url)
+            self.sockets.append(sock)
+
+    async def serve(self) -> None:
+        await asyncio.gather(*(self._serve(s) for s in self.sockets))
+
+    async def _serve(self, sock: zmq.asyncio.Socket) -> None:
+        while True:
+            frames = await sock.recv_multipart(copy=True)
+            if len(frames) < 2:
+                continue
+            ident, frame = frames[0], frames[-1]
+            task = asyncio.create_task(self._handle(sock, ident, frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, sock, ident: bytes, frame: bytes) -> None:
+        rid = 0
+        try:
+            rid, method, doc = native.decode_frame(frame)
+            handler = self.handlers.get(method)
+            if handler is None:
+                raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
+            cls = METHODS.get(method)
+            req = native.from_map(cls, doc) if cls is not None else None
+            resp = await handler(req)
+            out = native.encode_response(rid, resp)
+        except EtcdError as e:
+            out = native.encode_error(rid or native.request_id_of(frame), e)
+        except Exception as e:  # never let one request take the listener down
+            log.exception("internal error on a zmq request")
+            out = native.encode_error(rid, EtcdError(Code.UNKNOWN, str(e)))
+        await sock.send_multipart((ident, out))
+
+    def close(self) -> None:
+        for s in self.sockets:
+            s.close(0)
+
+
+__all__ = ["ZmqFrontEnd"]
