@@ -8,8 +8,11 @@ apply `committed_entries` (conf changes included) and report `applied_to`.
 
 Faults: `cut(a, b)` drops both directions of a link, `isolate(id)` cuts a node off, `heal()`
 restores everything; `drop_if` / `hold_if` take predicates over messages, and `release()` puts
-the held messages back in flight. `sent` records every message a node emitted, dropped or not,
-so tests can count them.
+the held messages back in flight; `restart(id)` rebuilds a node over its storage. `sent`
+records every message a node emitted, dropped or not, so tests can count them.
+
+For a lone node, `flush(node)` plays the caller the same way and returns what it sent, and
+`win_election(node)` grants every vote it asks for.
 """
 from __future__ import annotations
 

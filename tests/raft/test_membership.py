@@ -78,11 +78,35 @@ def test_new_leader_refuses_changes_until_entries_of_earlier_terms_are_applied()
     assert net.raft(1).tracker.learners == {4}
 
 
+def test_new_leader_refuses_changes_until_its_own_first_entry_is_applied():
+    # Ongaro's fix for single-server changes: a leader proposes a change only after an entry of
+    # its own term committed, even when everything before its term is applied.
+    net = Network(storages={i: bootstrap_storage(terms=(1,), commit=1) for i in (1, 2, 3)})
+    net.hold_if.append(lambda m: m.type == MT.APP_RESP)  # the empty entry cannot commit
+    net.elect(1)
+    assert net.raft(1).log.applied == 1  # nothing of an earlier term is pending
+    with pytest.raises(ProposalDropped):
+        net.nodes[1].propose_conf_change(ConfChange(CC.ADD_LEARNER_NODE, 4))
+    net.hold_if.clear()
+    net.release()
+    net.stabilize()
+    change(net, 1, CC.ADD_LEARNER_NODE, 4)
+    assert net.raft(1).tracker.learners == {4}
+
+
 def test_removed_leader_steps_down():
     net = ready_cluster()
     change(net, 1, CC.REMOVE_NODE, 1)
     assert net.state(1) == StateType.FOLLOWER
     assert net.raft(2).tracker.voters == {2, 3}
+
+
+def test_removed_leader_hands_leadership_to_a_remaining_voter():
+    net = ready_cluster()
+    change(net, 1, CC.REMOVE_NODE, 1)
+    assert [m.frm for m in net.sent_of(MT.TIMEOUT_NOW)] == [1]
+    (lead,) = net.leaders()
+    assert lead in (2, 3)
 
 
 def test_remaining_voters_elect_a_leader_after_the_leader_is_removed():
@@ -139,3 +163,64 @@ def test_a_removed_node_that_missed_its_removal_does_not_disrupt_the_cluster():
     assert net.sent_of(MT.PRE_VOTE, frm=3)  # it did try
     assert net.state(1) == StateType.LEADER
     assert net.term(1) == net.term(2) == term
+
+
+def removed_leader_with_a_longer_log():
+    """Leader 1 of voters (1, 2) has applied its own removal; 2 stored the change but has not
+    heard it committed, and lacks the entry 1 appended after it."""
+    net = Network(voters=(1, 2))
+    net.elect(1)
+    net.propose(1, b"first")
+    net.hold_if.append(lambda m: m.type == MT.APP_RESP and m.frm == 2)
+    change(net, 1, CC.REMOVE_NODE, 1)           # 2 stores it; its ack is held
+    net.drop_if.append(lambda m: m.type == MT.APP and m.to == 2)
+    net.propose(1, b"only on 1")                # the leader's log is now longer than 2's
+    net.hold_if.clear()
+    net.release()
+    net.stabilize()                             # 1 learns the removal committed, applies it
+    assert net.raft(1).tracker.voters == {2}
+    assert net.raft(2).tracker.voters == {1, 2}  # 2 has not heard of the commit
+    return net
+
+
+def test_voters_that_missed_the_commit_of_the_leaders_removal_still_elect_a_leader():
+    # The removed leader applies its removal as soon as it commits; a voter that has not heard
+    # of the commit yet still needs the old leader's vote. If the old leader stepped down with
+    # a longer log than that voter's, it would refuse that vote forever.
+    net = removed_leader_with_a_longer_log()
+    net.heal()
+    net.tick(times=10 * ET)
+    assert net.leaders() == [2]
+    assert net.raft(2).tracker.voters == {2}
+    assert data_of(net.applied[2])[-1] == b"only on 1"
+
+
+def test_removed_leader_refuses_proposals_while_handing_off():
+    net = removed_leader_with_a_longer_log()
+    assert net.state(1) == StateType.LEADER  # 2 is not caught up yet
+    with pytest.raises(ProposalDropped) as e:
+        net.nodes[1].propose(b"x")
+    assert e.value.reason == ProposalDropped.NOT_A_MEMBER
+
+
+def test_removed_leader_does_not_answer_reads_on_its_own():
+    # It is no longer a voter: another leader may already exist, so it must confirm with the
+    # remaining voters like any leader of a multi-node cluster.
+    net = removed_leader_with_a_longer_log()
+    net.hold_if.append(lambda m: m.type == MT.HEARTBEAT_RESP)
+    net.nodes[1].read_index(b"r")
+    net.stabilize()
+    assert net.read_states[1] == []
+    net.hold_if.clear()
+    net.release()
+    net.stabilize()
+    assert [s.request_ctx for s in net.read_states[1]] == [b"r"]
+
+
+def test_removed_leader_retries_the_hand_off_after_an_election_timeout():
+    net = removed_leader_with_a_longer_log()
+    net.tick(times=2 * ET)  # 2 still gets no appends: the first hand-off times out
+    assert net.state(1) == StateType.LEADER
+    net.heal()
+    net.tick(times=2 * ET)
+    assert net.leaders() == [2]

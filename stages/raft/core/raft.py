@@ -260,13 +260,13 @@ class Raft:
         pr.become_replicate()
         pr.match = self.log.stable_last_index()
         pr.recent_active = True
-        # Block membership changes until everything before our first entry is applied: a
-        # single-server change must not start before the leader commits in its own term
-        # (Ongaro, raft-dev 2015, "bug in single-server membership changes").
-        self.pending_conf_index = self.log.last_index()
         # Paper 8: commit an empty entry of our term at once, to learn the commit index.
         self._append_entry([Entry(term=0, index=0)])
         self.uncommitted_size = 0  # the empty entry does not count against the quota
+        # Block membership changes until that empty entry is applied: a single-server change
+        # must not start before the leader has committed an entry of its own term (Ongaro,
+        # raft-dev 2015, "bug in single-server membership changes").
+        self.pending_conf_index = self.log.last_index()
 
     # -- ticks --------------------------------------------------------------------------------
 
