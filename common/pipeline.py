@@ -2,7 +2,7 @@
 
 propc:    api -> raft      Proposal, ReadIndexRequest, LeaderTransferRequest
 readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus (published to workers)
-appendc:  raft -> wal      AppendRequest
+appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
 applyc:   raft -> apply    ApplyBatch
 appliedc: apply -> raft    Applied
@@ -73,6 +73,13 @@ class AppendRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveSnapshot:
+    """raft took a snapshot of its log at an index apply has made durable: wal records it and
+    may release the segments before it. The state itself is LMDB; `data` stays empty."""
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
 class AppendDone:
     seq: int
 
@@ -140,6 +147,6 @@ class StageFailed:
 for _code, _cls in enumerate((
         InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
-        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed), start=50):
+        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot), start=50):
     codec.register(_code, _cls)
 

@@ -23,7 +23,7 @@ from petcd.common.codec import encode
 from petcd.common.ids import member_id, parse_initial_cluster
 from petcd.common.pipeline import (
     AppendDone, Applied, MemberInfo, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
-    ReadIndexRequest, Recovered,
+    ReadIndexRequest, Recovered, SaveSnapshot,
 )
 from petcd.common.types import (
     EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
@@ -36,6 +36,9 @@ from petcd.stages.raft.core import Config, MemoryStorage, RawNode
 from .node import RaftNode
 
 STARTUP_TIMEOUT_S = 60.0
+# Entries kept in the log cache after a snapshot, so a slightly slow follower catches up from
+# the log rather than by snapshot (etcd's SnapshotCatchUpEntries).
+SNAPSHOT_CATCH_UP_ENTRIES = 5000
 
 
 def initial_members(cfg) -> list[MemberInfo]:
@@ -138,6 +141,9 @@ def main(ctx: StageContext) -> None:
                 last = item
         if last is not None:
             node.applied_to(min(last.index, node.rawnode.raft.log.committed))
+            snap = node.maybe_snapshot(cfg.snapshot_count, SNAPSHOT_CATCH_UP_ENTRIES)
+            if snap is not None:
+                appendc.send(SaveSnapshot(snap))
 
     def flush() -> None:
         out = node.flush()

@@ -20,7 +20,7 @@ from petcd.common.pipeline import (
     AppendRequest, ApplyBatch, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
     ReadIndexResult,
 )
-from petcd.common.types import Message
+from petcd.common.types import Message, Snapshot
 from petcd.stages.raft.core import MemoryStorage, ProposalDropped, RawNode, Ready
 
 
@@ -94,6 +94,20 @@ class RaftNode:
 
     def applied_to(self, index: int) -> None:
         self.rawnode.applied_to(index)
+
+    def maybe_snapshot(self, snapshot_count: int, catch_up_entries: int) -> Snapshot | None:
+        """Every `snapshot_count` applied entries, snapshot the log at the applied index and
+        drop the cached entries before it, keeping `catch_up_entries` for slow followers
+        (etcd's SnapshotCount and SnapshotCatchUpEntries). Bounds the cache and the WAL."""
+        applied = self.rawnode.raft.log.applied
+        st = self.storage
+        if applied - st.snapshot().metadata.index < snapshot_count:
+            return None
+        snap = st.create_snapshot(applied, self.rawnode.raft.tracker.conf_state(), b"")
+        compact_to = applied - catch_up_entries
+        if compact_to > st.first_index():
+            st.compact(compact_to)
+        return snap
 
     # -- outputs ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from petcd.common.pipeline import AppendDone, AppendRequest, Recovered
+from petcd.common.pipeline import AppendDone, AppendRequest, Recovered, SaveSnapshot
 from petcd.common.types import EMPTY_HARD_STATE
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -47,9 +47,18 @@ class Writer:
         self.snapshotter = snapshotter
         self.fsync = fsync
 
-    def write(self, requests: list[AppendRequest]) -> list[AppendDone]:
+    def write(self, requests: list) -> list[AppendDone]:
         must_sync = False
+        released_to = 0
         for r in requests:
+            if isinstance(r, SaveSnapshot):
+                # raft's own snapshot: the state is in LMDB (synced at every apply commit), so
+                # once the marker is durable the segments before it are no longer needed.
+                self.snapshotter.save(r.snapshot)
+                self.wal.save(None, (), r.snapshot.metadata)
+                must_sync = True
+                released_to = max(released_to, r.snapshot.metadata.index)
+                continue
             marker = None
             if r.snapshot is not None:
                 # The snapshot file must be durable before the WAL points at it.
@@ -60,7 +69,10 @@ class Writer:
             must_sync |= r.must_sync
         if must_sync and self.fsync:
             self.wal.sync()
-        return [AppendDone(r.seq) for r in requests]
+        if released_to:
+            self.wal.release_to(released_to)
+            self.snapshotter.purge()
+        return [AppendDone(r.seq) for r in requests if isinstance(r, AppendRequest)]
 
 
 def main(ctx: StageContext) -> None:
