@@ -9,6 +9,7 @@ clear line, never tracebacks.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
@@ -155,6 +156,30 @@ def load(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
     return MemberConfig(values)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def parse_retention(mode: str, text: str) -> float:
+    """Seconds (periodic) or revisions (revision). Plain numbers are hours for periodic."""
+    text = text.strip()
+    if mode == "revision":
+        return float(int(text))
+    try:
+        return float(text) * 3600.0
+    except ValueError:
+        pass
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_S[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"invalid --auto-compaction-retention {text!r}")
+    return total
+
+
 def _validate(v: dict[str, Any]) -> None:
     if v["heartbeat_interval"] <= 0:
         raise ConfigError("--heartbeat-interval must be greater than 0")
@@ -166,6 +191,12 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--auto-compaction-mode must be 'periodic' or 'revision'")
     if v["max_txn_ops"] <= 0 or v["max_request_bytes"] <= 0:
         raise ConfigError("--max-txn-ops and --max-request-bytes must be greater than 0")
+    try:
+        parse_retention(v["auto_compaction_mode"], v["auto_compaction_retention"])
+    except ValueError:
+        raise ConfigError(f"invalid --auto-compaction-retention "
+                          f"{v['auto_compaction_retention']!r} for mode "
+                          f"{v['auto_compaction_mode']!r}") from None
     if v["log_level"] not in ("debug", "info", "warn", "error"):
         raise ConfigError("--log-level must be one of debug, info, warn, error")
     for name in ("api_workers", "raft_max_batch_entries", "apply_max_batch_entries",

@@ -31,6 +31,7 @@ from petcd.stages.apply.applier import db_dir
 from petcd.stages.apply.reader import MvccReader
 from petcd.stages.raft.loop import initial_members
 from .http import GatewayApp
+from .compactor import Compactor, parse_retention
 from .service import KVService, MemberState
 from .zmq_api import ZmqFrontEnd
 
@@ -130,6 +131,11 @@ class Worker:
                             max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024)
         front.bind(azmq, self.cfg.listen_client_zmq_urls)
         zmq_task = asyncio.create_task(front.serve())
+        compactor = Compactor(
+            self.service, self.cfg.auto_compaction_mode,
+            parse_retention(self.cfg.auto_compaction_mode, self.cfg.auto_compaction_retention),
+            is_leader=lambda: self.member.status.lead == self.member.member_id)
+        compactor_task = asyncio.create_task(compactor.run())
         while not all(s.started for s in servers):
             if any(t.done() for t in serving):
                 for t in serving:
@@ -149,6 +155,7 @@ class Worker:
         for p in pumps:
             p.cancel()
         zmq_task.cancel()
+        compactor_task.cancel()
         front.close()
 
 

@@ -52,3 +52,16 @@ def test_conf_file_documents_every_knob_with_its_default():
     c = load({}, env={}, config_file=None)
     for k in KNOBS:
         assert k.type(doc[k.name]) == getattr(c, k.name.replace("-", "_")) or k.name == "data-dir"
+
+
+@pytest.mark.parametrize("mode, text, expect", [
+    ("periodic", "1", 3600.0), ("periodic", "30m", 1800.0), ("periodic", "1h30m", 5400.0),
+    ("periodic", "0", 0.0), ("revision", "1000", 1000.0)])
+def test_auto_compaction_retention_parses_like_etcd(mode, text, expect):
+    from petcd.common.config import parse_retention
+    assert parse_retention(mode, text) == expect
+
+
+def test_bad_auto_compaction_retention_is_refused():
+    with pytest.raises(ConfigError):
+        load({"auto-compaction-retention": "soon"}, env={})
