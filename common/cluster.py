@@ -6,6 +6,7 @@ peerURLs, clientURLs, isLearner, dbSize, raftIndex, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 from .kv import ResponseHeader
 
@@ -47,3 +48,34 @@ class StatusResponse:
     errors: tuple[str, ...] = ()
     db_size_in_use: int = 0
     is_learner: bool = False
+
+
+class AlarmAction(IntEnum):
+    GET = 0
+    ACTIVATE = 1
+    DEACTIVATE = 2
+
+
+class AlarmType(IntEnum):
+    NONE = 0
+    NOSPACE = 1
+    CORRUPT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRequest:
+    action: AlarmAction = AlarmAction.GET
+    member_id: int = 0
+    alarm: AlarmType = AlarmType.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmMember:
+    member_id: int = 0
+    alarm: AlarmType = AlarmType.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmResponse:
+    header: ResponseHeader | None = None
+    alarms: tuple[AlarmMember, ...] = ()

@@ -80,7 +80,7 @@ def decode(frame: bytes) -> Any:
 
 
 def _register_all() -> None:
-    from . import kv, types
+    from . import cluster, kv, types
     for code, cls in enumerate((
             types.Entry, types.HardState, types.ConfState, types.ConfChange,
             types.SnapshotMetadata, types.Snapshot, types.Message), start=1):
@@ -90,6 +90,9 @@ def _register_all() -> None:
             kv.PutRequest, kv.PutResponse, kv.DeleteRangeRequest, kv.DeleteRangeResponse,
             kv.Compare, kv.RequestOp, kv.TxnRequest, kv.ResponseOp, kv.TxnResponse,
             kv.CompactionRequest, kv.CompactionResponse), start=20):
+        register(code, cls)
+    for code, cls in enumerate((
+            cluster.AlarmRequest, cluster.AlarmMember, cluster.AlarmResponse), start=40):
         register(code, cls)
 
 

@@ -29,6 +29,13 @@ gateway_json.register(cluster.Member, names={"id": "ID", "peer_urls": "peerURLs"
                       kinds={"id": "uint64"})
 gateway_json.register(cluster.MemberListRequest)
 gateway_json.register(cluster.MemberListResponse)
+gateway_json.register(cluster.AlarmRequest, names={"member_id": "memberID"},
+                      kinds={"member_id": "uint64"},
+                      enums={"action": "etcdserverpb.AlarmRequest_AlarmAction",
+                             "alarm": "etcdserverpb.AlarmType"})
+gateway_json.register(cluster.AlarmMember, names={"member_id": "memberID"},
+                      kinds={"member_id": "uint64"}, enums={"alarm": "etcdserverpb.AlarmType"})
+gateway_json.register(cluster.AlarmResponse)
 gateway_json.register(cluster.StatusRequest)
 gateway_json.register(cluster.StatusResponse, names={
     "db_size": "dbSize", "raft_index": "raftIndex", "raft_term": "raftTerm",
@@ -65,6 +72,8 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
             lambda b: gateway_json.decode(cluster.StatusRequest, b), lambda r: status()),
         "cluster/member/list": (
             lambda b: gateway_json.decode(cluster.MemberListRequest, b), lambda r: members()),
+        "maintenance/alarm": (
+            lambda b: gateway_json.decode(cluster.AlarmRequest, b), service.alarm),
     }
 
 

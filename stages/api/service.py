@@ -18,8 +18,11 @@ import itertools
 from typing import Callable
 
 from petcd.common import codec
+from petcd.common.cluster import (
+    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
+)
 from petcd.common.errors import (
-    Code, ErrDeadlineExceeded, ErrTimeout, EtcdError,
+    Code, ErrDeadlineExceeded, ErrNoSpace, ErrTimeout, EtcdError,
 )
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, ResponseHeader, TxnRequest,
@@ -109,8 +112,28 @@ class KVService:
     async def compact(self, req: CompactionRequest):
         return await self._write(req)
 
+    async def alarm(self, req: AlarmRequest) -> AlarmResponse:
+        if req.action == AlarmAction.GET:
+            return AlarmResponse(alarms=tuple(
+                AlarmMember(m, a) for m, a in self.reader.alarms()
+                if req.alarm == AlarmType.NONE or a == req.alarm))
+        return await self._write(req)
+
+    async def _check_quota(self, op: object) -> None:
+        if isinstance(op, (PutRequest, TxnRequest)) and not self.reader.quota_available(op):
+            # As etcd: raise the NOSPACE alarm through raft (so every member caps writes at the
+            # same log position), then fail this request.
+            alarm = AlarmRequest(AlarmAction.ACTIVATE, self.member.member_id, AlarmType.NOSPACE)
+            try:
+                await self._write(alarm)
+            except EtcdError:
+                pass
+            raise _copy(ErrNoSpace)
+
     async def _write(self, op: object):
-        self._validate(op)
+        if not isinstance(op, AlarmRequest):
+            self._validate(op)
+            await self._check_quota(op)
         request_id = (self.worker << WORKER_SHIFT) | next(self._ids)
         data = codec.encode(InternalRequest(request_id, op))
         proposal = Proposal(request_id, self.worker, data)
@@ -132,6 +155,8 @@ class KVService:
         if result.error_code:
             raise EtcdError(Code(result.error_code), result.error_message)
         resp = result.response
+        if getattr(resp, "header", None) is None:
+            return resp  # headerless responses (Alarm) stay so, as in etcd
         return dataclasses.replace(resp, header=self.member.header(resp.header.revision))
 
 

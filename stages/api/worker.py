@@ -54,7 +54,7 @@ class Worker:
         members = initial_members(cfg)
         me = next(m for m in members if m.name == cfg.name)
         self.member = MemberState(compute_cluster_id([m.id for m in members]), me.id)
-        self.reader = MvccReader.open(db_dir(cfg.data_dir))
+        self.reader = MvccReader.open(db_dir(cfg.data_dir), quota_backend_bytes=cfg.quota_bytes)
         self.propc = Sender(ctx.zmq, cfg.data_dir, "propc")
         self.service = KVService(
             worker=worker, reader=self.reader, member=self.member,

@@ -14,7 +14,7 @@ import logging
 import zmq
 import zmq.asyncio
 
-from petcd.common import kv
+from petcd.common import cluster, kv
 from petcd.common.errors import Code, EtcdError
 from . import native
 
@@ -22,7 +22,7 @@ log = logging.getLogger("petcd.api")
 
 METHODS = {
     "Range": kv.RangeRequest, "Put": kv.PutRequest, "DeleteRange": kv.DeleteRangeRequest,
-    "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest,
+    "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest, "Alarm": cluster.AlarmRequest,
 }
 
 
@@ -32,6 +32,7 @@ class ZmqFrontEnd:
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
             "Status": lambda _: status(), "MemberList": lambda _: members(),
+            "Alarm": service.alarm,
         }
         self.max_frame_bytes = max_frame_bytes
         self.sockets: list[zmq.asyncio.Socket] = []

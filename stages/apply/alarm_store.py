@@ -8,15 +8,10 @@ Must never: be changed from local observations (a member's own db size); those o
 """
 from __future__ import annotations
 
-from enum import IntEnum
-
+from petcd.common.cluster import AlarmType
 from petcd.stages.apply.schema import ALARM_KEY, Dbs
 
 
-class AlarmType(IntEnum):
-    NONE = 0
-    NOSPACE = 1
-    CORRUPT = 2
 
 
 def activate(txn, dbs: Dbs, member_id: int, alarm: int) -> bool:

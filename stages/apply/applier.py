@@ -18,6 +18,9 @@ from __future__ import annotations
 import os
 
 from petcd.common import codec
+from petcd.common.cluster import (
+    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
+)
 from petcd.common.errors import EtcdError
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
@@ -81,11 +84,23 @@ class Applier:
                 resp = b.txn(op)
             elif isinstance(op, CompactionRequest):
                 resp = b.compact(op)
+            elif isinstance(op, AlarmRequest):
+                resp = self._alarm(b, op)
             else:
                 return ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}")
         except EtcdError as e:
             return ApplyResult(req.id, None, int(e.code), e.message)
         return ApplyResult(req.id, resp)
+
+    def _alarm(self, b: Batch, req: AlarmRequest) -> AlarmResponse:
+        if req.action == AlarmAction.ACTIVATE and req.alarm != AlarmType.NONE:
+            b.alarm_activate(req.member_id, req.alarm)
+            return AlarmResponse(alarms=(AlarmMember(req.member_id, req.alarm),))
+        if req.action == AlarmAction.DEACTIVATE:
+            changed = b.alarm_deactivate(req.member_id, req.alarm)
+            return AlarmResponse(
+                alarms=(AlarmMember(req.member_id, req.alarm),) if changed else ())
+        return AlarmResponse()
 
     def _conf_change(self, b: Batch, data: bytes) -> None:
         cc = ConfChange.decode(data)
