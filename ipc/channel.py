@@ -15,6 +15,8 @@ import zmq
 from petcd.common import codec
 from .pipes import PIPES, address
 
+ZERO_COPY_MIN_BYTES = 65536
+
 
 def _socket(ctx: zmq.Context, data_dir: str, pipe_name: str, side: str) -> zmq.Socket:
     pipe = PIPES[pipe_name]
@@ -38,16 +40,12 @@ class Sender:
 
     def send(self, value: Any, topic: bytes = b"") -> None:
         frame = codec.encode(value)
+        # Zero-copy sends pay for tracking; below ~64 KiB copying is cheaper (pyzmq's advice).
+        copy = len(frame) < ZERO_COPY_MIN_BYTES
         if self._pub:
-            self.socket.send_multipart((topic, frame), copy=False)
+            self.socket.send_multipart((topic, frame), copy=copy)
         else:
-            self.socket.send(frame, copy=False)
-
-    def send_encoded(self, frame: bytes, topic: bytes = b"") -> None:
-        if self._pub:
-            self.socket.send_multipart((topic, frame), copy=False)
-        else:
-            self.socket.send(frame, copy=False)
+            self.socket.send(frame, copy=copy)
 
     def close(self) -> None:
         self.socket.close(0)
