@@ -84,10 +84,14 @@ class Worker:
             cluster.Member(m.id, m.name, m.peer_urls, m.client_urls, m.is_learner)
             for m in ms))
 
-    async def _pump(self, sock: zmq.asyncio.Socket) -> None:
+    def _on_readable(self, sock: zmq.Socket) -> None:
+        """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
         service = self.service
-        while True:
-            _, frame = await sock.recv_multipart()
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                _, frame = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
             value = codec.decode(frame)
             if isinstance(value, ApplyResult):
                 service.on_result(value)
@@ -103,14 +107,19 @@ class Worker:
     async def run(self) -> None:
         azmq = zmq.asyncio.Context.instance()
         topics = (worker_topic(self.worker), BROADCAST_TOPIC)
+        loop = asyncio.get_running_loop()
+        # The pipes are read with plain sockets and the loop's reader callbacks: one callback
+        # drains a whole batch, with none of the per-message futures of zmq.asyncio.
         subs = []
         for pipe in ("readc", "resultc"):
-            sock = _socket(azmq, self.cfg.data_dir, pipe, "receiver")
+            sock = _socket(self.ctx.zmq, self.cfg.data_dir, pipe, "receiver")
             for t in topics:
                 sock.setsockopt(zmq.SUBSCRIBE, t)
             subs.append(sock)
+            loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
         self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
-        pumps = [asyncio.create_task(self._pump(s)) for s in subs]
+        for sock in subs:
+            self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members,
                          max_body_bytes=self.cfg.max_request_bytes + 512 * 1024)
         servers = []
@@ -123,7 +132,6 @@ class Worker:
         for s in servers:
             s.install_signal_handlers = lambda: None  # the worker handles signals itself
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         serving = [asyncio.create_task(s.serve()) for s in servers]
@@ -152,8 +160,8 @@ class Worker:
         for s in servers:
             s.should_exit = True
         await asyncio.gather(*serving, return_exceptions=True)
-        for p in pumps:
-            p.cancel()
+        for sock in subs:
+            loop.remove_reader(sock.getsockopt(zmq.FD))
         zmq_task.cancel()
         compactor_task.cancel()
         front.close()
