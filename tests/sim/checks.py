@@ -160,12 +160,13 @@ class Checker:
             self.fail(f"new leader {node} (term {term}) lacks committed index {c}: "
                       f"its last index is {log.last_index()}")
         t = log.term(c)
+        known = self.committed_terms.get(c)
         if t == 0:
             if log.first_index() - 1 < c:
                 self.fail(f"new leader {node} (term {term}) lacks committed index {c}")
-        elif t != self.committed_terms[c]:
+        elif known is not None and t != known:
             self.fail(f"new leader {node} (term {term}) has term {t} at committed index {c}, "
-                      f"committed term is {self.committed_terms[c]}")
+                      f"committed term is {known}")
 
     # -- Readies ------------------------------------------------------------------------------
 

@@ -30,6 +30,11 @@ from .scenario import STEPS_PER_TICK, Scenario
 from .trace import NullTrace
 
 
+def _via(m: Message, sender: int) -> str:
+    """Trace note for a message relayed by a node other than its origin (a forwarded one)."""
+    return f"(via {sender})" if sender != m.frm else ""
+
+
 class SimFailure(Exception):
     def __init__(self, step: int, reason: str) -> None:
         super().__init__(f"step {step}: {reason}")
@@ -95,34 +100,35 @@ class Cluster:
 
     # -- the network's endpoints --------------------------------------------------------------
 
-    def _deliver(self, m: Message, sender_incarnation: int) -> None:
+    def _deliver(self, m: Message, sender: int, sender_incarnation: int) -> None:
         dst = self.nodes.get(m.to)
         if dst is None or not dst.up:
-            self._lost(m, sender_incarnation)
+            self._lost(m, sender, sender_incarnation)
             return
-        if m.frm in dst.sm.removed:
+        if sender in dst.sm.removed:
             # etcd's transport refuses traffic from a removed member, which then learns it was
             # removed and stops (rafthttp answers 410 Gone). Without this a removed node that
             # never applied its removal would keep disrupting the cluster with elections.
-            src = self.nodes.get(m.frm)
+            src = self.nodes.get(sender)
             if src is not None and src.up:
                 self.stop_node(src, f"refused by {dst} as removed")
             return
         if self.trace.enabled:
-            self.trace.add(self.events.now, "recv", m)
+            self.trace.add(self.events.now, "recv", m, _via(m, sender))
         dst.step(m)
         if m.type == MT.SNAP:
-            self.events.after(1, self._report, m, sender_incarnation, False)
+            self.events.after(1, self._report, m, sender, sender_incarnation, False)
 
-    def _lost(self, m: Message, sender_incarnation: int) -> None:
+    def _lost(self, m: Message, sender: int, sender_incarnation: int) -> None:
         if m.type == MT.SNAP:
-            self.events.after(1, self._report, m, sender_incarnation, True)
+            self.events.after(1, self._report, m, sender, sender_incarnation, True)
         elif self.rng.random() < self.scenario.unreachable_rate:
-            self.events.after(1, self._report, m, sender_incarnation, None)
+            self.events.after(1, self._report, m, sender, sender_incarnation, None)
 
-    def _report(self, m: Message, sender_incarnation: int, snapshot_failed: bool | None) -> None:
+    def _report(self, m: Message, sender: int, sender_incarnation: int,
+                snapshot_failed: bool | None) -> None:
         """The transport tells the sender what became of a message (etcd's rafthttp does)."""
-        src = self.nodes.get(m.frm)
+        src = self.nodes.get(sender)
         if src is None or not src.up or src.incarnation != sender_incarnation:
             return
         if snapshot_failed is None:

@@ -4,10 +4,11 @@ Theory of operation: each kind of fault fires at random intervals (mean from the
 while `cluster.faulting` holds, and undoes itself after a random while (a crashed node restarts,
 a partition heals, a cut link comes back). Victims are chosen to hurt: often the leader, and for
 crashes often a node with writes not yet durable, since a crash that loses nothing proves
-little. Two adversarial crashes are timed instead of random: right after a node votes (its vote
-may not be durable yet: a lost vote must never have left the node) and right after a node
+little. Three adversarial crashes are timed instead of random: right after a node votes (its
+vote may not be durable yet: a lost vote must never have left the node), right after a node
 becomes leader (its first entries are half replicated, which sets up the overwrites of paper
-figure 8). Message loss, duplication and delays are the network's own (network.py).
+figure 8), and right after a leader advances its commit index (before anyone else learns it:
+what it counted as committed must survive it). Message loss, duplication and delays are the network's own (network.py).
 """
 from __future__ import annotations
 
@@ -99,6 +100,11 @@ class Faults:
                 and rng.random() < sc.crash_new_leader_rate:
             c.events.after(rng.randint(1, 3 * sc.net_max_delay), self._crash_soon, node,
                            node.incarnation, "after winning")
+        if sc.crash_leader_on_commit_rate and hs is not None and not rd._term_or_vote_changed \
+                and node.raw.raft.state == StateType.LEADER \
+                and rng.random() < sc.crash_leader_on_commit_rate:
+            c.events.after(rng.randint(0, 2), self._crash_soon, node, node.incarnation,
+                           "after committing")
 
     def _crash_soon(self, node: SimNode, incarnation: int, why: str) -> None:
         if node.up and node.incarnation == incarnation and self.cluster.faulting:

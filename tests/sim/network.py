@@ -10,8 +10,9 @@ a single direction. A link is checked when the message is sent and again when it
 partition also swallows what was in flight. `heal()` ends every cut; `faults = False` also stops
 random loss, duplication and reordering (the network is then a reliable FIFO per link).
 
-The network knows nothing about Raft beyond the message's `frm` and `to`: the cluster is told of
-every delivery and loss and decides what the endpoints learn (e.g. report_unreachable).
+The network knows nothing about Raft beyond the message's `to` and the node that sent it (which
+is not `frm` for a forwarded proposal or read): the cluster is told of every delivery and loss
+and decides what the endpoints learn (e.g. report_unreachable).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from .trace import NullTrace
 
 class Network:
     def __init__(self, scenario: Scenario, rng: random.Random, events: EventQueue,
-                 deliver: Callable[[Message, int], None], lost: Callable[[Message, int], None],
+                 deliver: Callable[[Message, int, int], None],
+                 lost: Callable[[Message, int, int], None],
                  trace: NullTrace) -> None:
         self.rng = rng
         self.events = events
@@ -48,19 +50,21 @@ class Network:
 
     # -- traffic ------------------------------------------------------------------------------
 
-    def send(self, m: Message, sender_incarnation: int) -> None:
-        """Put m on the wire; sender_incarnation lets the cluster ignore a restarted sender."""
+    def send(self, m: Message, sender: int, sender_incarnation: int) -> None:
+        """Put m on the wire from node `sender` (not always m.frm: a forwarded proposal keeps
+        its origin in m.frm); sender_incarnation lets the cluster ignore a restarted sender."""
         self.sent += 1
         by_type = self.sent_by_type
         by_type[m.type] = by_type.get(m.type, 0) + 1
         rng = self.rng
-        if (m.frm, m.to) in self.cut:
-            self._lose(m, sender_incarnation, "cut")
+        link = (sender, m.to)
+        if link in self.cut:
+            self._lose(m, sender, sender_incarnation, "cut")
             return
         copies = 1
         if self.faults:
             if self.drop_rate and rng.random() < self.drop_rate:
-                self._lose(m, sender_incarnation, "loss")
+                self._lose(m, sender, sender_incarnation, "loss")
                 return
             if self.dup_rate and rng.random() < self.dup_rate:
                 copies = 2
@@ -70,24 +74,24 @@ class Network:
                 # Out of the stream: overtaken by later messages on the link.
                 at = now + rng.randint(self.min_delay, 5 * STEPS_PER_TICK)
             else:
-                link = (m.frm, m.to)
                 at = max(now + rng.randint(self.min_delay, self.max_delay),
                          self._link_busy.get(link, 0))
                 self._link_busy[link] = at
-            self.events.at(at, self._arrive, m, sender_incarnation)
+            self.events.at(at, self._arrive, m, sender, sender_incarnation)
 
-    def _arrive(self, m: Message, sender_incarnation: int) -> None:
-        if (m.frm, m.to) in self.cut:
-            self._lose(m, sender_incarnation, "cut in flight")
+    def _arrive(self, m: Message, sender: int, sender_incarnation: int) -> None:
+        if (sender, m.to) in self.cut:
+            self._lose(m, sender, sender_incarnation, "cut in flight")
             return
         self.delivered += 1
-        self.deliver_cb(m, sender_incarnation)
+        self.deliver_cb(m, sender, sender_incarnation)
 
-    def _lose(self, m: Message, sender_incarnation: int, why: str) -> None:
+    def _lose(self, m: Message, sender: int, sender_incarnation: int, why: str) -> None:
         self.dropped += 1
         if self.trace.enabled:
-            self.trace.add(self.events.now, "drop", why, m)
-        self.lost_cb(m, sender_incarnation)
+            self.trace.add(self.events.now, "drop", why, m,
+                           f"(via {sender})" if sender != m.frm else "")
+        self.lost_cb(m, sender, sender_incarnation)
 
     # -- faults -------------------------------------------------------------------------------
 

@@ -13,8 +13,10 @@ A crash drops everything volatile: the RawNode, the state machine, persists not 
 applies not yet done. `incarnation` changes on every crash and restart, so events scheduled for
 an earlier life (ticks, applies, local messages) do nothing. A restart builds a new RawNode over
 the durable MemoryStorage and rebuilds the state machine from the durable snapshot's data; the
-core then hands out the committed log again. A node that applies its own removal stops for good,
-as an etcd member does.
+core then hands out the committed log again. A node that applies its own removal keeps running
+(a removed leader first hands leadership off, see raft.py, and its vote may still count for
+voters that have not applied the removal yet); it stops for good when a peer that applied the
+removal refuses its traffic (cluster.py), as an etcd member does when told it was removed.
 
 Every observable effect is reported to the cluster's checker as it happens.
 """
@@ -59,6 +61,7 @@ class SimNode:
         self._applies: deque[tuple[int, list[Entry]]] = deque()
         self._apply_seq = 0
         self._apply_last_done = 0
+        self._tick_steps = STEPS_PER_TICK
 
     def __repr__(self) -> str:
         return f"n{self.id}"
@@ -83,6 +86,7 @@ class SimNode:
             max_inflight_bytes=sc.max_inflight_bytes,
             check_quorum=sc.check_quorum,
             pre_vote=sc.pre_vote,
+            disable_proposal_forwarding=sc.disable_proposal_forwarding,
         )
         self.raw = RawNode(cfg, storage)
         self.sm = StateMachine.from_snapshot(snap)
@@ -91,7 +95,9 @@ class SimNode:
         self._applies.clear()
         self._apply_last_done = 0
         c.checker.on_start(self)
-        # Nodes tick at the same rate but not in lockstep.
+        # Nodes do not tick in lockstep, and their clocks run a little fast or slow (Raft's
+        # safety must not depend on clocks; only leases would, and the reads here are SAFE).
+        self._tick_steps = c.rng.choice((STEPS_PER_TICK - 1, STEPS_PER_TICK, STEPS_PER_TICK + 1))
         c.events.after(1 + c.rng.randrange(STEPS_PER_TICK), self._tick, self.incarnation)
         c.mark_dirty(self)
 
@@ -114,7 +120,7 @@ class SimNode:
             return
         self.raw.tick()
         self.cluster.mark_dirty(self)
-        self.cluster.events.after(STEPS_PER_TICK, self._tick, incarnation)
+        self.cluster.events.after(self._tick_steps, self._tick, incarnation)
 
     def step(self, m: Message) -> None:
         try:
@@ -148,8 +154,6 @@ class SimNode:
                 c.checker.on_read_state(self, rs)
             if rd.hard_state is not None or rd.soft_state is not None:
                 c.faults.on_ready(self, rd)
-                if not self.up:
-                    return
 
     def send(self, m: Message) -> None:
         c = self.cluster
@@ -159,8 +163,8 @@ class SimNode:
         if m.type == MT.SNAP and c.scenario.merge_snapshots:
             m = self._merged_snapshot_message(m)
         if c.trace.enabled:
-            c.trace.add(c.events.now, "send", m)
-        c.network.send(m, self.incarnation)
+            c.trace.add(c.events.now, "send", m, f"(via {self.id})" if self.id != m.frm else "")
+        c.network.send(m, self.id, self.incarnation)
 
     def _merged_snapshot_message(self, m: Message) -> Message:
         """etcd's server sends a snapshot of its state at its applied index, not raft's own."""
@@ -181,8 +185,6 @@ class SimNode:
         if snapshot is not None:
             # Install the snapshot in the state machine before telling the core it is done.
             self._drain_applies()
-            if not self.up:
-                return  # applied its own removal and stopped
             self.sm = StateMachine.from_snapshot(snapshot)
             c.checker.on_restore(self, snapshot)
         for m in messages:
@@ -209,18 +211,15 @@ class SimNode:
         applies = self._applies
         while applies and applies[0][0] <= seq:
             self._apply(applies.popleft()[1])
-            if not self.up:
-                return  # applied its own removal and stopped
         self.cluster.mark_dirty(self)
 
     def _drain_applies(self) -> None:
-        while self._applies and self.up:
+        while self._applies:
             self._apply(self._applies.popleft()[1])
 
     def _apply(self, entries: list[Entry]) -> None:
         c = self.cluster
         sm = self.sm
-        removed_self = False
         for e in entries:
             if e.index <= sm.applied_index:
                 # Already in the restored snapshot: a log kept behind the snapshot is handed out
@@ -239,7 +238,6 @@ class SimNode:
                 sm.applied_index = e.index
                 if cc is not None and cc.type == ConfChangeType.REMOVE_NODE:
                     sm.removed.add(cc.node_id)
-                    removed_self = removed_self or cc.node_id == self.id
                 c.checker.on_conf_applied(self, e.index, sm.conf_state)
                 if c.trace.enabled:
                     c.trace.add(c.events.now, "conf", self, e.index,
@@ -253,8 +251,6 @@ class SimNode:
         self.raw.applied_to(entries[-1].index)
         if c.trace.enabled:
             c.trace.add(c.events.now, "apply", self, entries[0].index, entries[-1].index)
-        if removed_self:
-            c.stop_node(self, "applied its own removal")
 
     # -- local snapshots ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ the last trace lines, which a failure report includes.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 import traceback
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="-v: faults, roles, client ops; -vv: every message too")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet when piped into head or less
 
     if args.seed is not None:
         print(Scenario.from_seed(args.seed).describe())

@@ -35,6 +35,7 @@ class Scenario:
     max_size_per_msg_bytes: int
     max_committed_size_per_ready_bytes: int
     max_uncommitted_entries_bytes: int
+    disable_proposal_forwarding: bool
     # Restart with Config(applied=<snapshot index>) rather than 0.
     restart_with_applied: bool
     # Let the sender replace a MsgSnap's snapshot with a fresh one at its applied index, as
@@ -50,6 +51,7 @@ class Scenario:
     dup_rate: float
     # Messages that leave their link's FIFO order and arrive much later
     reorder_rate: float
+    # Share of lost messages that the transport reports to the sender (report_unreachable)
     unreachable_rate: float
     # Disk and state machine, in steps
     disk_min_delay: int
@@ -57,10 +59,12 @@ class Scenario:
     apply_max_delay: int
     # Clients wait for their proposals: at most this many outstanding at once
     max_outstanding_proposals: int
-    # Crashes at the worst moments: right after a node votes (before the vote is durable) and
-    # right after a node becomes leader (its first entries half replicated).
+    # Crashes at the worst moments: right after a node votes (before the vote is durable),
+    # right after a node becomes leader (its first entries half replicated), and right after a
+    # leader advances its commit index (before the followers learn it).
     crash_after_vote_rate: float
     crash_new_leader_rate: float
+    crash_leader_on_commit_rate: float
     # Mean steps between two events of each kind during the fault phase (0: never)
     propose_every: int
     read_every: int
@@ -105,6 +109,7 @@ class Scenario:
             # liveness bound.
             max_uncommitted_entries_bytes=rng.choice((0, 0, 1024) if max_inflight >= 16 else
                                                      (64, 256, 1024)),
+            disable_proposal_forwarding=rng.random() < 0.1,
             restart_with_applied=rng.random() < 0.5,
             merge_snapshots=rng.random() < 0.5,
             fault_ticks=rng.randint(80, 300),
@@ -121,6 +126,7 @@ class Scenario:
             max_outstanding_proposals=rng.choice((16, 64, 256)),
             crash_after_vote_rate=0.0 if calm else rng.choice((0.0, 0.05, 0.2)),
             crash_new_leader_rate=0.0 if calm else rng.choice((0.0, 0.1, 0.3)),
+            crash_leader_on_commit_rate=0.0 if calm else rng.choice((0.0, 0.01, 0.05)),
             propose_every=rng.choice((4, 8, 15)),
             read_every=rng.choice((10, 30)),
             transfer_every=every(rng.choice((15, 40))),
@@ -139,7 +145,11 @@ class Scenario:
                 f"max_msg={self.max_size_per_msg_bytes}B "
                 f"max_ready_commit={self.max_committed_size_per_ready_bytes}B "
                 f"max_uncommitted={self.max_uncommitted_entries_bytes}B "
+                f"forwarding={not self.disable_proposal_forwarding} "
                 f"merge_snap={self.merge_snapshots} fault_ticks={self.fault_ticks} "
                 f"net={self.net_min_delay}..{self.net_max_delay} drop={self.drop_rate} "
                 f"dup={self.dup_rate} reorder={self.reorder_rate} "
-                f"disk={self.disk_min_delay}..{self.disk_max_delay}")
+                f"disk={self.disk_min_delay}..{self.disk_max_delay} "
+                f"apply<={self.apply_max_delay} crash_after_vote={self.crash_after_vote_rate} "
+                f"crash_new_leader={self.crash_new_leader_rate} "
+                f"crash_leader_on_commit={self.crash_leader_on_commit_rate}")

@@ -13,8 +13,11 @@ import sys
 from collections import deque
 from typing import TextIO
 
-from petcd.common.types import Message
-from petcd.stages.raft.core.describe import describe_message
+from petcd.common.types import ConfState, Message
+from petcd.stages.raft.core import SoftState
+from petcd.stages.raft.core.describe import (
+    describe_conf_state, describe_message, describe_soft_state,
+)
 
 
 class NullTrace:
@@ -28,6 +31,10 @@ class NullTrace:
 def _render(arg: object) -> str:
     if isinstance(arg, Message):
         return describe_message(arg)
+    if isinstance(arg, SoftState):
+        return describe_soft_state(arg)
+    if isinstance(arg, ConfState):
+        return describe_conf_state(arg)
     return str(arg)
 
 
@@ -47,7 +54,7 @@ class Trace(NullTrace):
     CHATTY = frozenset(("send", "recv", "drop", "persist", "apply", "tick"))
 
     def add(self, step: int, kind: str, *args: object) -> None:
-        line = f"{step:7d} {kind:9s} " + " ".join(_render(a) for a in args)
+        line = f"{step:7d} {kind:9s} " + " ".join(_render(a) for a in args if a != "")
         self._hash.update(line.encode())
         self._hash.update(b"\n")
         self.lines += 1
