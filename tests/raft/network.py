@@ -203,6 +203,19 @@ class Network:
         self.queue.extend(msgs)
         self.stabilize()
 
+    def run_random_faults(self, rng, steps: int):
+        """Each step: maybe re-partition (isolate up to two nodes), leaders propose, one tick.
+        Yields after every step so a test can check an invariant there."""
+        for step in range(steps):
+            if rng.random() < 0.05:
+                self.heal()
+                for _ in range(rng.randrange(3)):
+                    self.isolate(rng.choice(list(self.nodes)))
+            for lead in self.leaders():
+                self.nodes[lead].propose(b"%d" % step)
+            self.tick(times=1)
+            yield step
+
     def stabilize(self, max_rounds: int = 10_000) -> None:
         """Process Readies and deliver messages until nothing is left to do."""
         for _ in range(max_rounds):

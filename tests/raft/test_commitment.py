@@ -118,14 +118,7 @@ def test_state_machines_apply_the_same_sequence_under_random_faults():
     # State machine safety and leader completeness (paper figure 3).
     rng = random.Random(5)
     net = Network(voters=(1, 2, 3, 4, 5), **PAPER)
-    for step in range(400):
-        if rng.random() < 0.05:
-            net.heal()
-            for _ in range(rng.randrange(3)):
-                net.isolate(rng.choice(list(net.nodes)))
-        for lead in net.leaders():
-            net.nodes[lead].propose(b"%d" % step)
-        net.tick(times=1)
+    for _ in net.run_random_faults(rng, 400):
         # every leader holds every entry any node has applied
         applied = max(net.applied.values(), key=len)
         for lead in net.leaders():

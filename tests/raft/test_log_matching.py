@@ -122,14 +122,8 @@ def test_logs_match_after_random_faults():
     # prefixes on every node.
     rng = random.Random(11)
     net = Network(voters=(1, 2, 3, 4, 5), **PAPER)
-    for step in range(400):
-        if rng.random() < 0.05:
-            net.heal()
-            for _ in range(rng.randrange(3)):
-                net.isolate(rng.choice(list(net.nodes)))
-        for lead in net.leaders():
-            net.nodes[lead].propose(b"%d" % step)
-        net.tick(times=1)
+    for _ in net.run_random_faults(rng, 400):
+        pass
     logs = {i: {(e.index, e.term): k for k, e in enumerate(net.log(i))} for i in net.nodes}
     for a in net.nodes:
         for b in net.nodes:
