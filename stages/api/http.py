@@ -78,9 +78,12 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
 
 
 class GatewayApp:
-    def __init__(self, service, status, members, max_body_bytes: int) -> None:
+    def __init__(self, service, status, members, max_request_bytes: int) -> None:
         self.routes = _routes(service, status, members)
-        self.max_body_bytes = max_body_bytes
+        # etcd's gRPC limit is max-request-bytes + 512 KiB; a body larger than a few times
+        # that cannot decode to an acceptable message, so it is not read into memory whole.
+        self.grpc_limit_bytes = max_request_bytes + 512 * 1024
+        self.max_body_bytes = 4 * self.grpc_limit_bytes
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -116,7 +119,16 @@ class GatewayApp:
         if method != "POST":
             return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
                                   b"Method Not Allowed\n")
-        body = await _read_body(receive)
+        body = await _read_body(receive, self.max_body_bytes)
+        if body is None:
+            # Far past the gRPC limit: refuse without holding it all in memory. etcd's text
+            # names the decoded message size; the body size stands in for it here.
+            limit = self.grpc_limit_bytes
+            e = EtcdError(Code.RESOURCE_EXHAUSTED,
+                          f"grpc: received message larger than max ({self.max_body_bytes} vs. "
+                          f"{limit})")
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
         decode, call = handler
         try:
             req = decode(body)
@@ -167,16 +179,23 @@ def _clean_path(path: str) -> str:
     return clean
 
 
-async def _read_body(receive) -> bytes:
-    chunks = []
+async def _read_body(receive, max_bytes: int) -> bytes | None:
+    """The request body, or None once it passes max_bytes (the rest is drained unread)."""
+    chunks, size, too_big = [], 0, False
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
             break
-        chunks.append(msg.get("body", b""))
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            too_big = True
+            chunks = []
+        elif not too_big:
+            chunks.append(chunk)
         if not msg.get("more_body"):
             break
-    return b"".join(chunks)
+    return None if too_big else b"".join(chunks)
 
 
 async def _respond(send, status: int, headers, body: bytes) -> None:

@@ -121,7 +121,7 @@ class Worker:
         for sock in subs:
             self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members,
-                         max_body_bytes=self.cfg.max_request_bytes + 512 * 1024)
+                         max_request_bytes=self.cfg.max_request_bytes)
         servers = []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
