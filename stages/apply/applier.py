@@ -52,6 +52,14 @@ class Applier:
     def __init__(self, store: MvccStore) -> None:
         self.store = store
         self.applied_index = store.applied_index()
+        # Results of physical compactions, answered once the compaction is done on disk.
+        self.held: list[tuple[int, ApplyResult]] = []
+
+    def release_held(self) -> list[ApplyResult]:
+        done = self.store.finished_compact_revision()
+        ready = [r for rev, r in self.held if rev <= done]
+        self.held = [(rev, r) for rev, r in self.held if rev > done]
+        return ready
 
     def apply(self, batches: list[ApplyBatch]) -> list[ApplyResult]:
         entries = [e for b in batches for e in b.entries if e.index > self.applied_index]
@@ -63,17 +71,22 @@ class Applier:
                 if e.type == EntryType.CONF_CHANGE:
                     self._conf_change(b, e.data)
                 elif e.data:
-                    results.append(self._execute(b, e.data))
+                    result, physical_rev = self._execute(b, e.data)
+                    if physical_rev:
+                        self.held.append((physical_rev, result))
+                    else:
+                        results.append(result)
         self.applied_index = entries[-1].index
         return results
 
-    def _execute(self, b: Batch, data: bytes) -> ApplyResult:
+    def _execute(self, b: Batch, data: bytes) -> tuple[ApplyResult, int]:
+        """The request's result, and the revision to wait for if it is a physical compaction."""
         try:
             req = codec.decode(data)
         except codec.CodecError:
-            return ApplyResult(0, None, 13, "etcdserver: bad entry")  # never acknowledged
+            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0  # never acknowledged
         if not isinstance(req, InternalRequest):
-            return ApplyResult(0, None, 13, "etcdserver: bad entry")
+            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0
         op = req.op
         try:
             if isinstance(op, PutRequest):
@@ -87,10 +100,11 @@ class Applier:
             elif isinstance(op, AlarmRequest):
                 resp = self._alarm(b, op)
             else:
-                return ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}")
+                return ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}"), 0
         except EtcdError as e:
-            return ApplyResult(req.id, None, int(e.code), e.message)
-        return ApplyResult(req.id, resp)
+            return ApplyResult(req.id, None, int(e.code), e.message), 0
+        physical = op.revision if isinstance(op, CompactionRequest) and op.physical else 0
+        return ApplyResult(req.id, resp), physical
 
     def _alarm(self, b: Batch, req: AlarmRequest) -> AlarmResponse:
         if req.action == AlarmAction.ACTIVATE and req.alarm != AlarmType.NONE:
@@ -145,6 +159,8 @@ def main(ctx: StageContext) -> None:
         # Physical compaction runs in short steps between batches, so it never stalls apply.
         if store.compaction_pending:
             store.compact_step()
+        for r in applier.release_held():
+            resultc.send(r, topic=worker_topic(worker_of(r.request_id)))
 
     loop = Loop()
     loop.stop_on_signals()

@@ -20,3 +20,15 @@ def test_periodic_auto_compaction(start_member):
             return
         time.sleep(0.2)
     pytest.fail("history at revision 2 was never compacted")
+
+
+def test_physical_compaction_answers_once_done(start_member):
+    m = start_member(name="physical")
+    key = base64.b64encode(b"k").decode()
+    for i in range(50):
+        assert m.post("/v3/kv/put", {"key": key, "value": key})[0] == 200
+    status, body = m.post("/v3/kv/compaction", {"revision": 40, "physical": True})
+    assert status == 200 and body["header"]["revision"] == "51"
+    status, body = m.post("/v3/kv/range", {"key": key, "revision": 39})
+    assert status == 400 and body["code"] == 11
+    assert m.post("/v3/kv/range", {"key": key, "revision": 40})[0] == 200
