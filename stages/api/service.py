@@ -32,6 +32,7 @@ from petcd.common.pipeline import (
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
 from petcd.stages.api import validate
+from petcd.stages.apply.txn import is_readonly as is_txn_readonly
 from .waiters import AppliedIndex, ReadIndexer, Results
 
 # A proposal dropped for lack of a leader is retried after this long, until the request's
@@ -107,7 +108,15 @@ class KVService:
         return await self._write(req)
 
     async def txn(self, req: TxnRequest):
-        return await self._write(req)
+        if not is_txn_readonly(req):
+            return await self._write(req)
+        # Like etcd: a txn of ranges only is a read, served here after the read barrier
+        # (none if every range is serializable).
+        self._validate(req)
+        if not all(op.request_range.serializable for op in (*req.success, *req.failure)):
+            await self.linearizable_barrier()
+        resp = self.reader.txn_readonly(req)
+        return dataclasses.replace(resp, header=self.member.header(resp.header.revision))
 
     async def compact(self, req: CompactionRequest):
         return await self._write(req)

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import lmdb
 
-from petcd.common.kv import Event, KeyValue, RangeRequest, RangeResponse
+from petcd.common.kv import (
+    Event, KeyValue, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
+)
+from petcd.stages.apply import txn as txn_mod
 from petcd.stages.apply import alarm_store, compaction, lease_store, members_store, schema
 from petcd.stages.apply.alarm_store import AlarmType
 from petcd.stages.apply.quota import Quota, request_cost
@@ -44,6 +47,22 @@ class ReadApi:
         try:
             rev, compact = schema.read_revisions(txn, self._dbs)
             return ReadView(txn, self._dbs, rev, compact).range(req)
+        finally:
+            txn.abort()
+
+    def txn_readonly(self, req: TxnRequest) -> TxnResponse:
+        """A txn whose ops are all ranges, served from one snapshot without raft (as etcd
+        does after its linearizable read barrier)."""
+        if not txn_mod.is_readonly(req):
+            raise ValueError("txn_readonly needs a txn of ranges only")
+        txn = self._begin_read()
+        try:
+            rev, compact = schema.read_revisions(txn, self._dbs)
+            view = ReadView(txn, self._dbs, rev, compact)
+            plan = txn_mod.make_plan(view, req)
+            txn_mod.check_ranges(view, plan)
+            return TxnResponse(ResponseHeader(revision=rev), plan.succeeded,
+                               txn_mod.execute(view, plan))
         finally:
             txn.abort()
 
