@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import struct
 
+from .pipeline import MemberInfo
+
 
 def member_id(peer_urls: list[str] | tuple[str, ...], cluster_token: str,
               now_unix: int | None = None) -> int:
@@ -34,3 +36,18 @@ def parse_initial_cluster(text: str) -> dict[str, list[str]]:
             raise ValueError(f"bad --initial-cluster entry {item!r} (want name=url)")
         out.setdefault(name, []).append(url)
     return out
+
+
+def initial_members(cfg) -> list[MemberInfo]:
+    """The initial cluster from the config (--initial-cluster, or this member alone), with
+    etcd's member ids; this member's client URLs are filled in."""
+    cluster = parse_initial_cluster(cfg.initial_cluster) if cfg.initial_cluster else {
+        cfg.name: list(cfg.initial_advertise_peer_urls)}
+    if cfg.name not in cluster:
+        raise ValueError(f"--initial-cluster has no entry for this member {cfg.name!r}")
+    members = []
+    for name, urls in cluster.items():
+        client_urls = tuple(cfg.advertise_client_urls) if name == cfg.name else ()
+        members.append(MemberInfo(id=member_id(urls, cfg.initial_cluster_token), name=name,
+                                  peer_urls=tuple(urls), client_urls=client_urls))
+    return members

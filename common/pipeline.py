@@ -24,9 +24,13 @@ from .types import Entry, HardState, Message, Snapshot
 
 @dataclass(frozen=True, slots=True)
 class InternalRequest:
-    """What a client write becomes in the Raft log (etcd's InternalRaftRequest)."""
-    id: int                 # unique per member and worker: (worker << 48) | sequence
-    op: object              # PutRequest | DeleteRangeRequest | TxnRequest | CompactionRequest
+    """What a client write becomes in the Raft log (etcd's InternalRaftRequest).
+
+    Every member applies every entry, but only the member the client asked (`origin`) answers
+    it; `id` is unique within that member: (worker << 48) | sequence."""
+    id: int
+    origin: int             # the member id of the member that proposed it
+    op: object              # PutRequest | DeleteRangeRequest | TxnRequest | ... | AlarmRequest
 
 
 @dataclass(frozen=True, slots=True)

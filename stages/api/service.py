@@ -144,7 +144,7 @@ class KVService:
             self._validate(op)
             await self._check_quota(op)
         request_id = (self.worker << WORKER_SHIFT) | next(self._ids)
-        data = codec.encode(InternalRequest(request_id, op))
+        data = codec.encode(InternalRequest(request_id, self.member.member_id, op))
         proposal = Proposal(request_id, self.worker, data)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout_s

@@ -29,7 +29,7 @@ from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.stages.apply.applier import db_dir
 from petcd.stages.apply.reader import MvccReader
-from petcd.stages.raft.loop import initial_members
+from petcd.common.ids import initial_members
 from .http import GatewayApp
 from .compactor import Compactor, parse_retention
 from .service import KVService, MemberState

@@ -33,6 +33,7 @@ from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
+from petcd.common.ids import initial_members
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
@@ -49,8 +50,9 @@ def worker_of(request_id: int) -> int:
 class Applier:
     """The pure part: entries in, (results, applied index) out; no sockets."""
 
-    def __init__(self, store: MvccStore) -> None:
+    def __init__(self, store: MvccStore, member_id: int = 0) -> None:
         self.store = store
+        self.member_id = member_id
         self.applied_index = store.applied_index()
         # Results of physical compactions, answered once the compaction is done on disk.
         self.held: list[tuple[int, ApplyResult]] = []
@@ -71,7 +73,9 @@ class Applier:
                 if e.type == EntryType.CONF_CHANGE:
                     self._conf_change(b, e.data)
                 elif e.data:
-                    result, physical_rev = self._execute(b, e.data)
+                    result, physical_rev, mine = self._execute(b, e.data)
+                    if not mine:
+                        continue  # another member's client: that member answers it
                     if physical_rev:
                         self.held.append((physical_rev, result))
                     else:
@@ -79,14 +83,16 @@ class Applier:
         self.applied_index = entries[-1].index
         return results
 
-    def _execute(self, b: Batch, data: bytes) -> tuple[ApplyResult, int]:
-        """The request's result, and the revision to wait for if it is a physical compaction."""
+    def _execute(self, b: Batch, data: bytes) -> tuple[ApplyResult, int, bool]:
+        """The request's result, the revision to wait for if it is a physical compaction, and
+        whether this member's client is waiting for it."""
         try:
             req = codec.decode(data)
         except codec.CodecError:
-            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0  # never acknowledged
+            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0, False
         if not isinstance(req, InternalRequest):
-            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0
+            return ApplyResult(0, None, 13, "etcdserver: bad entry"), 0, False
+        mine = req.origin == self.member_id
         op = req.op
         try:
             if isinstance(op, PutRequest):
@@ -100,11 +106,12 @@ class Applier:
             elif isinstance(op, AlarmRequest):
                 resp = self._alarm(b, op)
             else:
-                return ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}"), 0
+                return (ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}"),
+                        0, mine)
         except EtcdError as e:
-            return ApplyResult(req.id, None, int(e.code), e.message), 0
+            return ApplyResult(req.id, None, int(e.code), e.message), 0, mine
         physical = op.revision if isinstance(op, CompactionRequest) and op.physical else 0
-        return ApplyResult(req.id, resp), physical
+        return ApplyResult(req.id, resp), physical, mine
 
     def _alarm(self, b: Batch, req: AlarmRequest) -> AlarmResponse:
         if req.action == AlarmAction.ACTIVATE and req.alarm != AlarmType.NONE:
@@ -134,7 +141,8 @@ def main(ctx: StageContext) -> None:
     os.makedirs(db_dir(cfg.data_dir), exist_ok=True)
     store = MvccStore.open(db_dir(cfg.data_dir), cfg.lmdb_map_size_bytes,
                            quota_backend_bytes=cfg.quota_bytes)
-    applier = Applier(store)
+    me = next(m for m in initial_members(cfg) if m.name == cfg.name)
+    applier = Applier(store, me.id)
     applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
     appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
     resultc = Sender(ctx.zmq, cfg.data_dir, "resultc")

@@ -20,9 +20,9 @@ import time
 import zmq
 
 from petcd.common.codec import encode
-from petcd.common.ids import member_id, parse_initial_cluster
+from petcd.common.ids import initial_members
 from petcd.common.pipeline import (
-    AppendDone, Applied, MemberInfo, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
+    AppendDone, Applied, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
     ReadIndexRequest, Recovered, SaveSnapshot,
 )
 from petcd.common.types import (
@@ -39,19 +39,6 @@ STARTUP_TIMEOUT_S = 60.0
 # Entries kept in the log cache after a snapshot, so a slightly slow follower catches up from
 # the log rather than by snapshot (etcd's SnapshotCatchUpEntries).
 SNAPSHOT_CATCH_UP_ENTRIES = 5000
-
-
-def initial_members(cfg) -> list[MemberInfo]:
-    cluster = parse_initial_cluster(cfg.initial_cluster) if cfg.initial_cluster else {
-        cfg.name: list(cfg.initial_advertise_peer_urls)}
-    if cfg.name not in cluster:
-        raise ValueError(f"--initial-cluster has no entry for this member {cfg.name!r}")
-    members = []
-    for name, urls in cluster.items():
-        client_urls = tuple(cfg.advertise_client_urls) if name == cfg.name else ()
-        members.append(MemberInfo(id=member_id(urls, cfg.initial_cluster_token), name=name,
-                                  peer_urls=tuple(urls), client_urls=client_urls))
-    return members
 
 
 def _wait_for(receiver: Receiver, kind: type, deadline: float) -> object:
@@ -192,4 +179,4 @@ def _apply_conf_changes(node: RaftNode, entries) -> None:
             node.rawnode.apply_conf_change(ConfChange.decode(e.data))
 
 
-__all__ = ["main", "build_node", "initial_members"]
+__all__ = ["main", "build_node"]

@@ -7,12 +7,15 @@ from petcd.stages.apply.applier import Applier
 from petcd.stages.apply.mvcc import MvccStore
 
 
-def entry(index: int, rid: int, op) -> Entry:
-    return Entry(term=1, index=index, data=codec.encode(InternalRequest(rid, op)))
+ME, OTHER = 7, 8
+
+
+def entry(index: int, rid: int, op, origin: int = ME) -> Entry:
+    return Entry(term=1, index=index, data=codec.encode(InternalRequest(rid, origin, op)))
 
 
 def test_entries_at_or_below_the_applied_index_are_skipped(tmp_path):
-    applier = Applier(MvccStore.open(str(tmp_path)))
+    applier = Applier(MvccStore.open(str(tmp_path)), ME)
     batch = ApplyBatch((entry(1, 1, PutRequest(b"a", b"1")), entry(2, 2, PutRequest(b"b", b"1"))), 1)
     assert [r.request_id for r in applier.apply([batch])] == [1, 2]
     # Replayed after a restart: nothing applies twice.
@@ -21,7 +24,7 @@ def test_entries_at_or_below_the_applied_index_are_skipped(tmp_path):
 
 
 def test_a_physical_compaction_is_answered_once_done(tmp_path):
-    applier = Applier(MvccStore.open(str(tmp_path)))
+    applier = Applier(MvccStore.open(str(tmp_path)), ME)
     puts = [entry(i, i, PutRequest(b"k", b"%d" % i)) for i in range(1, 6)]
     applier.apply([ApplyBatch(tuple(puts), 1)])
     compact = entry(6, 99, CompactionRequest(revision=4, physical=True))
@@ -30,3 +33,12 @@ def test_a_physical_compaction_is_answered_once_done(tmp_path):
     applier.store.run_compaction()
     (result,) = applier.release_held()
     assert result.request_id == 99 and result.error_code == 0
+
+
+def test_only_the_origin_member_answers_but_every_member_applies(tmp_path):
+    applier = Applier(MvccStore.open(str(tmp_path)), ME)
+    batch = ApplyBatch((entry(1, 1, PutRequest(b"a", b"1"), origin=OTHER),
+                        entry(2, 1, PutRequest(b"b", b"1"))), 1)
+    (result,) = applier.apply([batch])
+    assert result.response.header.revision == 3  # ours, after the other member's write
+    assert applier.store.current_revision() == 3
