@@ -8,7 +8,7 @@ applyc:   raft -> apply    ApplyBatch
 appliedc: apply -> raft    Applied
 resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
 sendc:    raft -> transport  PeerMessages
-recvc:    transport -> raft  PeerMessages, PeerUnreachable
+recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus
 ctlc:     any stage -> supervisor  StageReady, StageFailed
 
 A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
@@ -119,6 +119,13 @@ class PeerUnreachable:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotStatus:
+    """transport's report on a MsgSnap it was asked to deliver."""
+    node_id: int
+    failed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Recovered:
     """What wal read back at start, for raft to rebuild its log cache (sent once, first)."""
     snapshot: Snapshot | None
@@ -151,6 +158,7 @@ class StageFailed:
 for _code, _cls in enumerate((
         InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
-        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot), start=50):
+        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus),
+        start=50):
     codec.register(_code, _cls)
 

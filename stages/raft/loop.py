@@ -23,7 +23,7 @@ from petcd.common.codec import encode
 from petcd.common.ids import initial_members
 from petcd.common.pipeline import (
     AppendDone, Applied, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
-    ReadIndexRequest, Recovered, SaveSnapshot,
+    ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus,
 )
 from petcd.common.types import (
     EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
@@ -115,6 +115,8 @@ def main(ctx: StageContext) -> None:
                 node.step(list(item.messages))
             elif isinstance(item, PeerUnreachable):
                 node.rawnode.report_unreachable(item.node_id)
+            elif isinstance(item, SnapshotStatus):
+                node.rawnode.report_snapshot(item.node_id, item.failed)
 
     def on_respc() -> None:
         for item in respc.drain():

@@ -1,33 +1,146 @@
-"""The transport stage's loop: Raft messages between members.
+"""The transport stage's loop: Raft messages between members over ZeroMQ TCP.
 
-Theory of operation (this release): a single-member cluster has no peers, so the loop only
-drains sendc and reports any message for an unknown member back to raft as unreachable (so the
-core probes instead of streaming into the void). Peer connections over ZeroMQ TCP, batching per
-peer per turn, reconnects and snapshot streaming arrive with multi-member clusters.
+Theory of operation: one ROUTER socket listens on --listen-peer-urls; for every other member of
+the cluster, one DEALER socket (its identity is our member id) connects to that member's first
+peer URL, and ZeroMQ reconnects it with back-off whenever the link drops. Each turn, everything
+raft queued on sendc is grouped by destination and sent as one frame per peer; everything
+received is handed to raft as one batch. Queues are bounded by the high-water mark: a frame
+that does not fit (the peer is down or far behind) is dropped and the peer reported
+unreachable, so raft probes it instead of streaming into the void.
+
+Snapshots: the state is LMDB, and streaming it in chunks is not built yet, so a MsgSnap is not
+sent; raft is told the snapshot failed and keeps retrying, and the follower waits (it is never
+given a snapshot without its data).
+
+`http://host:port` peer URLs mean the same TCP address as `tcp://host:port`, so etcd command
+lines work unchanged.
 """
 from __future__ import annotations
 
-from petcd.common.pipeline import PeerMessages, PeerUnreachable
+import struct
+from urllib.parse import urlsplit
+
+import zmq
+
+from petcd.common import codec
+from petcd.common.ids import initial_members
+from petcd.common.pipeline import PeerMessages, PeerUnreachable, SnapshotStatus
+from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.stage import StageContext
 
+_ID = struct.Struct(">Q")
+PEER_HWM = 10_000            # frames queued per peer before it counts as unreachable
+RECONNECT_IVL_MS = 100
+RECONNECT_IVL_MAX_MS = 2_000
+
+
+def tcp_address(url: str, bind: bool = False) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("tcp", "http", "https") or not parts.hostname or not parts.port:
+        raise ValueError(f"bad peer URL {url!r} (want tcp://host:port or http://host:port)")
+    host = parts.hostname
+    if bind and host in ("localhost",):
+        host = "127.0.0.1"
+    return f"tcp://{host}:{parts.port}"
+
+
+class Transport:
+    """The sockets and the routing; `send` and `receive` are what the loop calls."""
+
+    def __init__(self, ctx: zmq.Context, self_id: int, listen_urls, peers: dict[int, str]) -> None:
+        self.self_id = self_id
+        self.router = ctx.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.router.setsockopt(zmq.RCVHWM, PEER_HWM)
+        for url in listen_urls:
+            self.router.bind(tcp_address(url, bind=True))
+        self.dealers: dict[int, zmq.Socket] = {}
+        for node_id, url in peers.items():
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.IDENTITY, _ID.pack(self_id))
+            d.setsockopt(zmq.LINGER, 0)
+            d.setsockopt(zmq.SNDHWM, PEER_HWM)
+            d.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+            d.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+            # Queue only for peers that are connected: frames for a dead peer fail at once.
+            d.setsockopt(zmq.IMMEDIATE, 1)
+            d.connect(tcp_address(url))
+            self.dealers[node_id] = d
+
+    def send(self, batches: list[PeerMessages]) -> tuple[set[int], list[SnapshotStatus]]:
+        """Send one frame per peer; return the peers found unreachable and snapshot reports."""
+        by_peer: dict[int, list] = {}
+        snapshots: list[SnapshotStatus] = []
+        for batch in batches:
+            for m in batch.messages:
+                if m.type == MessageType.SNAP:
+                    snapshots.append(SnapshotStatus(m.to, failed=True))
+                    continue
+                by_peer.setdefault(m.to, []).append(m)
+        unreachable: set[int] = set()
+        for node_id, msgs in by_peer.items():
+            d = self.dealers.get(node_id)
+            if d is None:
+                unreachable.add(node_id)
+                continue
+            try:
+                d.send(codec.encode(PeerMessages(tuple(msgs))), zmq.NOBLOCK)
+            except zmq.Again:
+                unreachable.add(node_id)
+        return unreachable, snapshots
+
+    def receive(self) -> list:
+        msgs: list = []
+        while True:
+            try:
+                _, frame = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            except ValueError:  # not two frames: not a peer of ours
+                continue
+            try:
+                batch = codec.decode(frame)
+            except codec.CodecError:
+                continue  # garbage on the peer port never reaches raft
+            if isinstance(batch, PeerMessages):
+                msgs.extend(batch.messages)
+        return msgs
+
+    def close(self) -> None:
+        self.router.close(0)
+        for d in self.dealers.values():
+            d.close(0)
+
 
 def main(ctx: StageContext) -> None:
     cfg = ctx.config
+    members = initial_members(cfg)
+    me = next(m for m in members if m.name == cfg.name)
+    peers = {m.id: m.peer_urls[0] for m in members if m.id != me.id}
+    transport = Transport(ctx.zmq, me.id, cfg.listen_peer_urls, peers)
     sendc = Receiver(ctx.zmq, cfg.data_dir, "sendc")
     recvc = Sender(ctx.zmq, cfg.data_dir, "recvc")
 
     def on_sendc() -> None:
-        unreachable: set[int] = set()
-        for batch in sendc.drain():
-            if isinstance(batch, PeerMessages):
-                unreachable.update(m.to for m in batch.messages)
+        unreachable, snapshots = transport.send(sendc.drain())
         for node_id in sorted(unreachable):
             recvc.send(PeerUnreachable(node_id))
+        for status in snapshots:
+            recvc.send(status)
+
+    def on_peer() -> None:
+        msgs = transport.receive()
+        if msgs:
+            recvc.send(PeerMessages(tuple(msgs)))
 
     loop = Loop()
     loop.stop_on_signals()
     loop.on_readable(sendc.socket, on_sendc)
+    loop.on_readable(transport.router, on_peer)
     ctx.ready()
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        transport.close()

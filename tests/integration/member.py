@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 class Member:
-    def __init__(self, base: Path, name: str = "m1", extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, base: Path, name: str = "m1", extra_args: tuple[str, ...] = (),
+                 peer_port: int | None = None) -> None:
         self.name = name
         self.data_dir = base / f"{name}.petcd"
         self.client_port = free_port()
         self.zmq_port = free_port()
-        self.peer_port = free_port()
+        self.peer_port = peer_port or free_port()
         self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
         self.log_path = base / f"{name}.log"
@@ -46,10 +47,18 @@ class Member:
                 *self.extra_args]
 
     def start(self) -> Member:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Member:
+        """Start the process without waiting (members of a cluster start together)."""
         log = open(self.log_path, "ab")
-        offset = log.tell()  # a restart appends: only this run's lines count
+        self._log_offset = log.tell()  # a restart appends: only this run's lines count
         self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
+        return self
+
+    def wait_ready(self) -> Member:
+        offset = self._log_offset
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

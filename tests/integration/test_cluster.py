@@ -1,0 +1,75 @@
+"""Three members on loopback form one cluster: any member takes writes and serves
+linearizable reads, the member list shows all three, and losing the leader is survived."""
+import base64
+import json
+import os
+import signal
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def leader_of(members):
+    for m in members:
+        status, body = m.post("/v3/maintenance/status", {})
+        if status == 200 and body.get("leader") == body["header"]["member_id"]:
+            return m
+    return None
+
+
+def wait_for_leader(members, timeout_s: float = 20):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lead = leader_of(members)
+        if lead is not None:
+            return lead
+        time.sleep(0.1)
+    raise AssertionError("no leader")
+
+
+def test_three_members_replicate_and_forward(start_cluster):
+    members = start_cluster(3)
+    status, body = members[0].post("/v3/cluster/member/list", {})
+    assert sorted(m["name"] for m in body["members"]) == ["c1", "c2", "c3"]
+    ids = {m.post("/v3/cluster/member/list", {})[1]["header"]["cluster_id"] for m in members}
+    assert len(ids) == 1
+    # A write on each member, read back linearizably on every member.
+    for i, m in enumerate(members):
+        status, body = m.post("/v3/kv/put", {"key": b64(f"k{i}"), "value": b64(f"v{i}")})
+        assert status == 200, body
+    for m in members:
+        status, body = m.post("/v3/kv/range", {"key": b64("k"), "range_end": b64("l")})
+        assert status == 200
+        assert [base64.b64decode(kv["value"]).decode() for kv in body["kvs"]] == \
+            ["v0", "v1", "v2"]
+        assert body["header"]["revision"] == "4"
+
+
+def test_a_new_leader_serves_writes_after_the_leader_is_killed(start_cluster):
+    members = start_cluster(3, extra_args=("--heartbeat-interval", "50",
+                                           "--election-timeout", "500"))
+    lead = wait_for_leader(members)
+    assert lead.post("/v3/kv/put", {"key": b64("before"), "value": b64("1")})[0] == 200
+    for pid in list(lead.stage_pids().values()) + [lead.proc.pid]:
+        os.kill(pid, signal.SIGKILL)
+    rest = [m for m in members if m is not lead]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            status, body = rest[0].post("/v3/kv/put", {"key": b64("after"), "value": b64("2")})
+        except OSError:
+            status = 0
+        if status == 200:
+            break
+        time.sleep(0.1)
+    assert status == 200
+    status, body = rest[1].post("/v3/kv/range", {"key": b64("after")})
+    assert body["kvs"][0]["value"] == b64("2")
+    status, body = rest[1].post("/v3/kv/range", {"key": b64("before")})
+    assert body["kvs"][0]["value"] == b64("1")
