@@ -79,3 +79,13 @@ class AlarmMember:
 class AlarmResponse:
     header: ResponseHeader | None = None
     alarms: tuple[AlarmMember, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLeaderRequest:
+    target_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLeaderResponse:
+    header: ResponseHeader | None = None

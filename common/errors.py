@@ -95,5 +95,8 @@ ErrTimeoutDueToConnectionLost = _e(
     Code.UNAVAILABLE, "etcdserver: request timed out, possibly due to connection lost")
 ErrUnhealthy = _e(Code.UNAVAILABLE, "etcdserver: unhealthy cluster")
 ErrCorrupt = _e(Code.DATA_LOSS, "etcdserver: corrupt cluster")
+ErrBadLeaderTransferee = _e(Code.FAILED_PRECONDITION, "etcdserver: bad leader transferee")
+ErrTimeoutLeaderTransfer = _e(
+    Code.UNAVAILABLE, "etcdserver: request timed out, leader transfer took too long")
 ErrNotCapable = _e(Code.UNAVAILABLE, "etcdserver: rpc not supported for learner")
 ErrDeadlineExceeded = _e(Code.UNKNOWN, "context deadline exceeded")

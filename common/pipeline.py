@@ -1,7 +1,7 @@
 """The messages that flow between the stages of one member (DESIGN.md section 1).
 
-propc:    api -> raft      Proposal, ReadIndexRequest, LeaderTransferRequest
-readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus (published to workers)
+propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership
+readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted
 appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
 applyc:   raft -> apply    ApplyBatch
@@ -44,6 +44,21 @@ class Proposal:
 class ReadIndexRequest:
     worker: int
     ctx: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLeadership:
+    """api asks raft to hand leadership to `target` (MoveLeader)."""
+    worker: int
+    ctx: bytes
+    target: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLeadershipStarted:
+    """raft's answer: "" if the transfer started, else why not (an etcd error message)."""
+    ctx: bytes
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +173,7 @@ class StageFailed:
 for _code, _cls in enumerate((
         InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
-        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus),
-        start=50):
+        PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
+        TransferLeadership, TransferLeadershipStarted), start=50):
     codec.register(_code, _cls)
 

@@ -20,6 +20,9 @@ from petcd.common.pipeline import StageFailed, StageReady
 from petcd.ipc.channel import Receiver
 
 STAGES = ("apply", "wal", "raft", "transport", "api")
+# Stop clients first, then raft while transport and wal still run (a leader hands its
+# leadership over before it goes), then the rest.
+STOP_ORDER = ("api", "raft", "transport", "wal", "apply")
 STAGE_START_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
 
@@ -73,7 +76,7 @@ class Launcher:
         return None
 
     def stop_all(self) -> None:
-        for stage in reversed(STAGES):
+        for stage in STOP_ORDER:
             proc = self.procs.get(stage)
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

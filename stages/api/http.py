@@ -36,6 +36,9 @@ gateway_json.register(cluster.AlarmRequest, names={"member_id": "memberID"},
 gateway_json.register(cluster.AlarmMember, names={"member_id": "memberID"},
                       kinds={"member_id": "uint64"}, enums={"alarm": "etcdserverpb.AlarmType"})
 gateway_json.register(cluster.AlarmResponse)
+gateway_json.register(cluster.MoveLeaderRequest, names={"target_id": "targetID"},
+                      kinds={"target_id": "uint64"})
+gateway_json.register(cluster.MoveLeaderResponse)
 gateway_json.register(cluster.StatusRequest)
 gateway_json.register(cluster.StatusResponse, names={
     "db_size": "dbSize", "raft_index": "raftIndex", "raft_term": "raftTerm",
@@ -72,6 +75,8 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
             lambda b: gateway_json.decode(cluster.StatusRequest, b), lambda r: status()),
         "cluster/member/list": (
             lambda b: gateway_json.decode(cluster.MemberListRequest, b), lambda r: members()),
+        "maintenance/transfer-leadership": (
+            lambda b: gateway_json.decode(cluster.MoveLeaderRequest, b), service.move_leader),
         "maintenance/alarm": (
             lambda b: gateway_json.decode(cluster.AlarmRequest, b), service.alarm),
     }

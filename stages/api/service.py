@@ -19,16 +19,18 @@ from typing import Callable
 
 from petcd.common import codec
 from petcd.common.cluster import (
-    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
+    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType, MoveLeaderRequest,
+    MoveLeaderResponse,
 )
 from petcd.common.errors import (
-    Code, ErrDeadlineExceeded, ErrNoSpace, ErrTimeout, EtcdError,
+    Code, ErrDeadlineExceeded, ErrNoSpace, ErrTimeout, ErrTimeoutLeaderTransfer, EtcdError,
 )
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, ResponseHeader, TxnRequest,
 )
 from petcd.common.pipeline import (
     ApplyResult, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
+    TransferLeadership, TransferLeadershipStarted,
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
 from petcd.stages.api import validate
@@ -65,6 +67,7 @@ class KVService:
         self.applied = AppliedIndex()
         self.reads = ReadIndexer(worker, send_read_index)
         self._ids = itertools.count(1)
+        self.transfers: dict[bytes, asyncio.Future] = {}
         self.request_timeout_s = request_timeout_s
         self.max_txn_ops = max_txn_ops
         self.max_request_bytes = max_request_bytes
@@ -120,6 +123,30 @@ class KVService:
 
     async def compact(self, req: CompactionRequest):
         return await self._write(req)
+
+    async def move_leader(self, req: MoveLeaderRequest) -> MoveLeaderResponse:
+        """Hand leadership to req.target_id; only the leader can (etcd's MoveLeader)."""
+        ctx = b"move:%d:%d" % (self.worker, next(self._ids))
+        fut = self.transfers.setdefault(ctx, asyncio.get_running_loop().create_future())
+        self._send_proposal(TransferLeadership(self.worker, ctx, req.target_id))
+        try:
+            async with asyncio.timeout(self.request_timeout_s):
+                error = await fut
+                if error:
+                    code = Code.FAILED_PRECONDITION
+                    raise EtcdError(code, error)
+                while self.member.status.lead != req.target_id:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise _copy(ErrTimeoutLeaderTransfer) from None
+        finally:
+            self.transfers.pop(ctx, None)
+        return MoveLeaderResponse()
+
+    def on_transfer_started(self, started: TransferLeadershipStarted) -> None:
+        fut = self.transfers.get(started.ctx)
+        if fut is not None and not fut.done():
+            fut.set_result(started.error)
 
     async def alarm(self, req: AlarmRequest) -> AlarmResponse:
         if req.action == AlarmAction.GET:

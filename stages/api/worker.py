@@ -23,6 +23,7 @@ from petcd.common.ids import cluster_id as compute_cluster_id
 from petcd.common.kv import ResponseHeader
 from petcd.common.pipeline import (
     Applied, ApplyResult, ProposalFailed, RaftStatus, ReadIndexResult,
+    TransferLeadershipStarted,
 )
 from petcd.ipc.channel import Sender, _socket
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
@@ -103,6 +104,8 @@ class Worker:
                 service.on_status(value)
             elif isinstance(value, ProposalFailed):
                 service.on_proposal_failed(value)
+            elif isinstance(value, TransferLeadershipStarted):
+                service.on_transfer_started(value)
 
     async def run(self) -> None:
         azmq = zmq.asyncio.Context.instance()

@@ -23,6 +23,7 @@ log = logging.getLogger("petcd.api")
 METHODS = {
     "Range": kv.RangeRequest, "Put": kv.PutRequest, "DeleteRange": kv.DeleteRangeRequest,
     "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest, "Alarm": cluster.AlarmRequest,
+    "MoveLeader": cluster.MoveLeaderRequest,
 }
 
 
@@ -32,7 +33,7 @@ class ZmqFrontEnd:
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
             "Status": lambda _: status(), "MemberList": lambda _: members(),
-            "Alarm": service.alarm,
+            "Alarm": service.alarm, "MoveLeader": service.move_leader,
         }
         self.max_frame_bytes = max_frame_bytes
         self.sockets: list[zmq.asyncio.Socket] = []

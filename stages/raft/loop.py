@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 
 import zmq
 
 from petcd.common.codec import encode
+from petcd.common.errors import ErrBadLeaderTransferee, ErrNotLeader
 from petcd.common.ids import initial_members
 from petcd.common.pipeline import (
     AppendDone, Applied, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
-    ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus,
+    ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
+    TransferLeadershipStarted,
 )
 from petcd.common.types import (
     EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
@@ -108,6 +111,10 @@ def main(ctx: StageContext) -> None:
         proposals = [x for x in items if isinstance(x, Proposal)]
         node.propose(proposals)
         node.read_index([x for x in items if isinstance(x, ReadIndexRequest)])
+        for x in items:
+            if isinstance(x, TransferLeadership):
+                readc.send(TransferLeadershipStarted(x.ctx, _transfer(node, x.target)),
+                           topic=worker_topic(x.worker))
 
     def on_recvc() -> None:
         for item in recvc.drain():
@@ -151,7 +158,25 @@ def main(ctx: StageContext) -> None:
             readc.send(out.status, topic=BROADCAST_TOPIC)
 
     loop = Loop()
-    loop.stop_on_signals()
+    stopping = {"deadline": 0.0}
+
+    def on_stop_signal(*_) -> None:
+        # Graceful stop: a leader first hands leadership to the most caught-up voter (etcd
+        # does the same), so the cluster does not wait out an election timeout.
+        if stopping["deadline"] or node.rawnode.transfer_leadership_on_stop() == 0:
+            loop.stop()
+            return
+        stopping["deadline"] = time.monotonic() + cfg.election_timeout / 1000.0
+        ctx.log.info("transferring leadership before stopping")
+
+    def check_stop() -> None:
+        if stopping["deadline"] and (node.rawnode.raft.lead != node.node_id
+                                     or time.monotonic() > stopping["deadline"]):
+            loop.stop()
+
+    signal.signal(signal.SIGTERM, on_stop_signal)
+    signal.signal(signal.SIGINT, on_stop_signal)
+    loop.after_turn(check_stop)
     loop.on_readable(propc.socket, on_propc)
     loop.on_readable(recvc.socket, on_recvc)
     loop.on_readable(respc.socket, on_respc)
@@ -168,6 +193,18 @@ def main(ctx: StageContext) -> None:
     flush()
     ctx.ready()
     loop.run()
+
+
+def _transfer(node: RaftNode, target: int) -> str:
+    """Start a MoveLeader; "" on success, else etcd's error message."""
+    r = node.rawnode.raft
+    if r.lead != node.node_id:
+        return ErrNotLeader.message
+    if target not in r.tracker.voters:
+        return ErrBadLeaderTransferee.message
+    if target != node.node_id:
+        node.rawnode.transfer_leader(target)
+    return ""
 
 
 def _status(node: RaftNode) -> RaftStatus:

@@ -73,3 +73,32 @@ def test_a_new_leader_serves_writes_after_the_leader_is_killed(start_cluster):
     assert body["kvs"][0]["value"] == b64("2")
     status, body = rest[1].post("/v3/kv/range", {"key": b64("before")})
     assert body["kvs"][0]["value"] == b64("1")
+
+
+def test_move_leader_and_its_errors(start_cluster):
+    members = start_cluster(3)
+    lead = wait_for_leader(members)
+    follower = next(m for m in members if m is not lead)
+    target = follower.post("/v3/maintenance/status", {})[1]["header"]["member_id"]
+    status, body = follower.post("/v3/maintenance/transfer-leadership", {"targetID": target})
+    assert (status, body) == (412, {"error": "etcdserver: not leader",
+                                    "message": "etcdserver: not leader", "code": 9})
+    status, body = lead.post("/v3/maintenance/transfer-leadership", {"targetID": "12345"})
+    assert status == 412 and body["message"] == "etcdserver: bad leader transferee"
+    status, body = lead.post("/v3/maintenance/transfer-leadership", {"targetID": target})
+    assert (status, body) == (200, {})
+    assert wait_for_leader(members) is follower
+    assert follower.post("/v3/kv/put", {"key": b64("x"), "value": b64("y")})[0] == 200
+
+
+def test_graceful_stop_of_the_leader_hands_leadership_over(start_cluster):
+    members = start_cluster(3, extra_args=("--election-timeout", "3000"))
+    lead = wait_for_leader(members)
+    t0 = time.monotonic()
+    assert lead.stop(signal.SIGTERM) == 0
+    rest = [m for m in members if m is not lead]
+    new = wait_for_leader(rest)
+    # Well within one election timeout (3 s): the new leader was handed the job.
+    assert time.monotonic() - t0 < 3.0, time.monotonic() - t0
+    assert b"transferring leadership before stopping" in lead.log_path.read_bytes()
+    assert new.post("/v3/kv/put", {"key": b64("x"), "value": b64("y")})[0] == 200
