@@ -159,6 +159,15 @@ class MemberInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishAttributes:
+    """A member announces its name and client URLs through raft once it serves (etcd's
+    publish), so every member's member list shows them."""
+    member_id: int
+    name: str
+    client_urls: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class StageReady:
     stage: str
     pid: int
@@ -174,6 +183,6 @@ for _code, _cls in enumerate((
         InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
         PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
-        TransferLeadership, TransferLeadershipStarted), start=50):
+        TransferLeadership, TransferLeadershipStarted, PublishAttributes), start=50):
     codec.register(_code, _cls)
 

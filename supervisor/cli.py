@@ -72,3 +72,12 @@ def main(config_file: str | None, **flags) -> None:
     finally:
         launcher.stop_all()
     sys.exit(code)
+
+
+def entry() -> None:
+    """The `petcd` command: a member, or `petcd cluster ...` for a local dev cluster."""
+    if len(sys.argv) > 1 and sys.argv[1] == "cluster":
+        from .devcluster import cluster
+        cluster.main(args=sys.argv[2:], prog_name="petcd cluster")
+    else:
+        main()

@@ -30,7 +30,7 @@ from petcd.common.kv import (
 )
 from petcd.common.pipeline import (
     ApplyResult, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
-    TransferLeadership, TransferLeadershipStarted,
+    PublishAttributes, TransferLeadership, TransferLeadershipStarted,
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
 from petcd.stages.api import validate
@@ -148,6 +148,9 @@ class KVService:
         if fut is not None and not fut.done():
             fut.set_result(started.error)
 
+    async def publish_attributes(self, name: str, client_urls: tuple[str, ...]) -> None:
+        await self._write(PublishAttributes(self.member.member_id, name, client_urls))
+
     async def alarm(self, req: AlarmRequest) -> AlarmResponse:
         if req.action == AlarmAction.GET:
             return AlarmResponse(alarms=tuple(
@@ -167,7 +170,7 @@ class KVService:
             raise _copy(ErrNoSpace)
 
     async def _write(self, op: object):
-        if not isinstance(op, AlarmRequest):
+        if not isinstance(op, (AlarmRequest, PublishAttributes)):
             self._validate(op)
             await self._check_quota(op)
         request_id = (self.worker << WORKER_SHIFT) | next(self._ids)

@@ -158,6 +158,15 @@ class Worker:
         # just wait.
         while self.member.status.lead == 0 and not stop.is_set():
             await asyncio.sleep(0.01)
+        # Then publish our name and client URLs through raft, as etcd does before it says it
+        # is ready (it needs a quorum, so a member alone in a cluster of three waits here).
+        while not stop.is_set():
+            try:
+                await self.service.publish_attributes(self.cfg.name,
+                                                      tuple(self.cfg.advertise_client_urls))
+                break
+            except EtcdError:
+                await asyncio.sleep(0.1)
         self.ctx.ready()
         await stop.wait()
         for s in servers:

@@ -26,7 +26,7 @@ from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
 )
 from petcd.common.pipeline import (
-    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo,
+    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo, PublishAttributes,
 )
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
 from petcd.ipc.channel import Receiver, Sender
@@ -105,6 +105,8 @@ class Applier:
                 resp = b.compact(op)
             elif isinstance(op, AlarmRequest):
                 resp = self._alarm(b, op)
+            elif isinstance(op, PublishAttributes):
+                resp = self._publish(b, op)
             else:
                 return (ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}"),
                         0, mine)
@@ -122,6 +124,13 @@ class Applier:
             return AlarmResponse(
                 alarms=(AlarmMember(req.member_id, req.alarm),) if changed else ())
         return AlarmResponse()
+
+    def _publish(self, b: Batch, req: PublishAttributes) -> AlarmResponse:
+        member = b.member_get(req.member_id)
+        if member is not None:  # a removed member's late announcement changes nothing
+            b.member_put(MemberInfo(member.id, req.name, member.peer_urls, req.client_urls,
+                                    member.is_learner))
+        return AlarmResponse()  # headerless, like etcd's internal requests
 
     def _conf_change(self, b: Batch, data: bytes) -> None:
         cc = ConfChange.decode(data)

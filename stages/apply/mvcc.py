@@ -317,6 +317,9 @@ class Batch(ReadView):
     def member_put(self, member) -> None:
         members_store.put(self.tx, self.dbs, member)
 
+    def member_get(self, member_id: int):
+        return members_store.get(self.tx, self.dbs, member_id)
+
     def member_remove(self, member_id: int) -> bool:
         return members_store.remove(self.tx, self.dbs, member_id)
 

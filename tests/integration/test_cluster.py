@@ -37,6 +37,8 @@ def test_three_members_replicate_and_forward(start_cluster):
     members = start_cluster(3)
     status, body = members[0].post("/v3/cluster/member/list", {})
     assert sorted(m["name"] for m in body["members"]) == ["c1", "c2", "c3"]
+    # Every member published its client URLs through raft before it said it was ready.
+    assert sorted(m["clientURLs"][0] for m in body["members"]) == sorted(m.url for m in members)
     ids = {m.post("/v3/cluster/member/list", {})[1]["header"]["cluster_id"] for m in members}
     assert len(ids) == 1
     # A write on each member, read back linearizably on every member.
