@@ -17,8 +17,8 @@ import click
 READY = b"ready to serve client requests"
 
 
-def member_ports(i: int) -> tuple[int, int, int]:
-    base = 2379 if i == 0 else i * 10000 + 12379
+def member_ports(i: int, offset: int = 0) -> tuple[int, int, int]:
+    base = (2379 if i == 0 else i * 10000 + 12379) + offset
     return base, base + 1, base - 1   # client, peer, zmq
 
 
@@ -35,10 +35,12 @@ def _pump(name: str, stream, ready: threading.Event) -> None:
               help="number of members")
 @click.option("--heartbeat-interval", default=100, show_default=True, help="ms")
 @click.option("--election-timeout", default=1000, show_default=True, help="ms")
-def cluster(size: int, heartbeat_interval: int, election_timeout: int) -> None:
+@click.option("--port-offset", default=0, show_default=True,
+              help="added to every port, to run beside another cluster")
+def cluster(size: int, heartbeat_interval: int, election_timeout: int, port_offset: int) -> None:
     """Start a local cluster of SIZE members on 127.0.0.1."""
     names = [f"infra{i + 1}" for i in range(size)]
-    ports = {n: member_ports(i) for i, n in enumerate(names)}
+    ports = {n: member_ports(i, port_offset) for i, n in enumerate(names)}
     initial = ",".join(f"{n}=http://127.0.0.1:{p[1]}" for n, p in ports.items())
     procs: dict[str, subprocess.Popen] = {}
     ready: dict[str, threading.Event] = {}
