@@ -65,6 +65,8 @@ class Member:
                 raise RuntimeError(f"petcd exited with {self.proc.returncode}: "
                                    f"{self.log_path.read_text()[-2000:]}")
             if b"ready to serve client requests" in self.log_path.read_bytes()[offset:]:
+                # Remembered: once the supervisor is gone its stages are no longer its children.
+                self._known_stage_pids = self.stage_pids()
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"petcd not ready in {READY_TIMEOUT_S} s: "
@@ -92,7 +94,7 @@ class Member:
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
         if self.proc is None:
             return None
-        stages = self.stage_pids()
+        stages = {**getattr(self, "_known_stage_pids", {}), **self.stage_pids()}
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -102,9 +104,20 @@ class Member:
                 self.proc.wait()
         for pid in stages.values():  # whatever outlived its supervisor
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(
+                        f"petcd: {self.name} ".encode()):
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, FileNotFoundError):
                 pass
+        for pid in stages.values():  # and wait until they are gone (they hold locks)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                try:
+                    if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+                except OSError:
+                    break
+                time.sleep(0.01)
         return self.proc.returncode
 
     def request(self, method: str, path: str, body: bytes = b"",
