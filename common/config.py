@@ -81,6 +81,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
     Knob("raft-pre-vote", _bool, True, "use pre-vote (thesis 9.6)"),
     Knob("raft-check-quorum", _bool, True, "leader steps down without a quorum"),
+    Knob("peer-dial-overrides", str, "",
+         "name=url,...: dial these peers at another address (a proxy, NAT) than they advertise"),
     Knob("wal-segment-size-bytes", int, 64 << 20, "preallocated size of one WAL segment"),
     Knob("wal-fsync", _bool, True, "fdatasync the WAL before acknowledging (never off in prod)"),
     Knob("apply-max-batch-entries", int, 4096, "committed entries applied in one LMDB txn"),

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import zmq
 
 from petcd.common import codec
-from petcd.common.ids import initial_members
+from petcd.common.ids import initial_members, parse_initial_cluster
 from petcd.common.pipeline import PeerMessages, PeerUnreachable, SnapshotStatus
 from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
@@ -118,7 +118,8 @@ def main(ctx: StageContext) -> None:
     cfg = ctx.config
     members = initial_members(cfg)
     me = next(m for m in members if m.name == cfg.name)
-    peers = {m.id: m.peer_urls[0] for m in members if m.id != me.id}
+    overrides = parse_initial_cluster(cfg.peer_dial_overrides) if cfg.peer_dial_overrides else {}
+    peers = {m.id: overrides.get(m.name, m.peer_urls)[0] for m in members if m.id != me.id}
     transport = Transport(ctx.zmq, me.id, cfg.listen_peer_urls, peers)
     sendc = Receiver(ctx.zmq, cfg.data_dir, "sendc")
     recvc = Sender(ctx.zmq, cfg.data_dir, "recvc")

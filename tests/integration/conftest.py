@@ -1,6 +1,7 @@
 import pytest
 
 from .member import Member, free_port
+from .proxy import LinkProxy
 
 
 @pytest.fixture
@@ -16,19 +17,36 @@ def start_member(tmp_path):
     yield start
     for m in started:
         m.stop()
+    for p in all_proxies:
+        p.close()
 
 
 @pytest.fixture
 def start_cluster(tmp_path):
     """start_cluster(size) -> a list of running Members forming one cluster; all stopped after."""
     started: list[Member] = []
+    all_proxies: list = []
 
-    def start(size: int = 3, extra_args: tuple[str, ...] = ()) -> list[Member]:
+    def start(size: int = 3, extra_args: tuple[str, ...] = (),
+              proxies: dict | None = None) -> list[Member]:
+        """With `proxies` (a dict to fill), every directed peer link (a, b) goes through its
+        own LinkProxy, stored as proxies[(a, b)]."""
         names = [f"c{i}" for i in range(1, size + 1)]
         ports = {n: free_port() for n in names}
         cluster = ",".join(f"{n}=http://127.0.0.1:{p}" for n, p in ports.items())
-        members = [Member(tmp_path, n, ("--initial-cluster", cluster, *extra_args),
-                          peer_port=ports[n]) for n in names]
+        members = []
+        for n in names:
+            args = ["--initial-cluster", cluster, *extra_args]
+            if proxies is not None:
+                dials = []
+                for other in names:
+                    if other != n:
+                        proxies[(n, other)] = LinkProxy(ports[other])
+                        dials.append(f"{other}=tcp://127.0.0.1:{proxies[(n, other)].port}")
+                args += ["--peer-dial-overrides", ",".join(dials)]
+            members.append(Member(tmp_path, n, tuple(args), peer_port=ports[n]))
+        if proxies is not None:
+            all_proxies.extend(proxies.values())
         started.extend(members)
         for m in members:
             m.launch()
@@ -37,3 +55,5 @@ def start_cluster(tmp_path):
     yield start
     for m in started:
         m.stop()
+    for p in all_proxies:
+        p.close()
