@@ -66,6 +66,10 @@ def run_stage(stage: str, body: Callable[[StageContext], None]) -> None:
     if os.getppid() == 1:
         sys.exit(1)  # the supervisor died before prctl took effect
     config = load_config(sys.argv[1])
+    # A stage run as several processes (api workers) names each one: api, api-2, ...
+    instance = os.environ.get("PETCD_STAGE_INSTANCE", "")
+    if instance and instance != "1":
+        stage = f"{stage}-{instance}"
     setproctitle(f"petcd: {config.name} {stage}")
     ctx = StageContext(stage, config)
     try:

@@ -59,7 +59,7 @@ def main(config_file: str | None, **flags) -> None:
     launcher = Launcher(data_dir.path, config_path)
     code = 0
     try:
-        launcher.start_all()
+        launcher.start_all(config.api_workers)
         click.echo(f"{READY_LINE} on {', '.join(config.listen_client_urls)} "
                    f"(zmq {', '.join(config.listen_client_zmq_urls)})", err=True)
         failed = launcher.watch(lambda: stopping)

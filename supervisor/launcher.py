@@ -9,6 +9,7 @@ grace period.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -41,14 +42,20 @@ class Launcher:
         self._poller = zmq.Poller()
         self._poller.register(self.ctl.socket, zmq.POLLIN)
 
-    def start_all(self) -> None:
+    def start_all(self, api_workers: int = 1) -> None:
         for stage in STAGES:
-            self.start(stage)
+            if stage == "api":
+                for i in range(1, api_workers + 1):
+                    self.start("api", i)
+            else:
+                self.start(stage)
 
-    def start(self, stage: str) -> None:
+    def start(self, module: str, instance: int = 1) -> None:
+        stage = module if instance == 1 else f"{module}-{instance}"
+        env = dict(os.environ, PETCD_STAGE_INSTANCE=str(instance))
         self.procs[stage] = subprocess.Popen(
-            [sys.executable, "-m", f"petcd.stages.{stage}", self.config_path],
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            [sys.executable, "-m", f"petcd.stages.{module}", self.config_path],
+            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         deadline = time.monotonic() + STAGE_START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._poller.poll(50):
@@ -76,7 +83,8 @@ class Launcher:
         return None
 
     def stop_all(self) -> None:
-        for stage in STOP_ORDER:
+        ordered = sorted(self.procs, key=lambda s: STOP_ORDER.index(s.split("-")[0]))
+        for stage in ordered:
             proc = self.procs.get(stage)
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -125,11 +126,19 @@ class Worker:
             self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members,
                          max_request_bytes=self.cfg.max_request_bytes)
-        servers = []
+        servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
-            config = uvicorn.Config(app, host=host, port=port, loop="none", http="httptools",
-                                    lifespan="off", access_log=False, log_level="warning",
+            # Every api worker binds the same port; the kernel spreads connections (SO_REUSEPORT).
+            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(2048)
+            sock.setblocking(False)
+            listeners.append(sock)
+            config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
+                                    access_log=False, log_level="warning",
                                     server_header=False, date_header=False)
             servers.append(uvicorn.Server(config))
         for s in servers:
@@ -137,15 +146,18 @@ class Worker:
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        serving = [asyncio.create_task(s.serve()) for s in servers]
+        serving = [asyncio.create_task(s.serve(sockets=[sock]))
+                   for s, sock in zip(servers, listeners)]
+        first = self.worker == 1  # the ZeroMQ listener, compactor and publish: one per member
         front = ZmqFrontEnd(self.service, self.status, self.members,
                             max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024)
-        front.bind(azmq, self.cfg.listen_client_zmq_urls)
+        if first:
+            front.bind(azmq, self.cfg.listen_client_zmq_urls)
         zmq_task = asyncio.create_task(front.serve())
         compactor = Compactor(
             self.service, self.cfg.auto_compaction_mode,
             parse_retention(self.cfg.auto_compaction_mode, self.cfg.auto_compaction_retention),
-            is_leader=lambda: self.member.status.lead == self.member.member_id)
+            is_leader=lambda: first and self.member.status.lead == self.member.member_id)
         compactor_task = asyncio.create_task(compactor.run())
         while not all(s.started for s in servers):
             if any(t.done() for t in serving):
@@ -160,7 +172,7 @@ class Worker:
             await asyncio.sleep(0.01)
         # Then publish our name and client URLs through raft, as etcd does before it says it
         # is ready (it needs a quorum, so a member alone in a cluster of three waits here).
-        while not stop.is_set():
+        while first and not stop.is_set():
             try:
                 await self.service.publish_attributes(self.cfg.name,
                                                       tuple(self.cfg.advertise_client_urls))
@@ -185,5 +197,5 @@ def main(ctx: StageContext) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
         pass
-    worker = Worker(ctx, worker=int(os.environ.get("PETCD_API_WORKER", "1")))
+    worker = Worker(ctx, worker=int(os.environ.get("PETCD_STAGE_INSTANCE", "1")))
     asyncio.run(worker.run())

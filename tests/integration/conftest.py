@@ -17,8 +17,6 @@ def start_member(tmp_path):
     yield start
     for m in started:
         m.stop()
-    for p in all_proxies:
-        p.close()
 
 
 @pytest.fixture

@@ -86,3 +86,25 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_api_workers_share_the_client_port(start_member):
+    m = start_member(name="workers", extra_args=("--api-workers", "3"))
+    pids = m.stage_pids()
+    assert set(pids) == STAGES | {"api-2", "api-3"}
+    workers = [pids["api"], pids["api-2"], pids["api-3"]]
+    before = [_cpu_ticks(p) for p in workers]
+    for i in range(300):  # one connection each: the kernel spreads them over the workers
+        status, body = m.post("/v3/kv/put", {"key": b64(f"w{i:03d}"), "value": b64("v")})
+        assert status == 200, body
+    status, body = m.post("/v3/kv/range", {"key": b64("w"), "range_end": b64("x"),
+                                           "count_only": True})
+    assert body["count"] == "300" and body["header"]["revision"] == "301"
+    # Every worker served a share: each spent CPU time during the load.
+    assert all(_cpu_ticks(p) > b for p, b in zip(workers, before))
+    assert m.stop() == 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
