@@ -62,7 +62,7 @@ def put(url: str, key: bytes, value: bytes) -> None:
 
 
 class Server:
-    def __init__(self, kind: str, workdir: str, etcd_binary: str) -> None:
+    def __init__(self, kind: str, workdir: str, etcd_binary: str, api_workers: int = 1) -> None:
         self.kind = kind
         self.client_port, self.peer_port, self.zmq_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.client_port}"
@@ -76,7 +76,7 @@ class Server:
         else:
             cmd = [sys.executable, "-m", "petcd.supervisor", *common,
                    "--listen-client-zmq-urls", f"tcp://127.0.0.1:{self.zmq_port}",
-                   "--log-level", "warn"]
+                   "--log-level", "warn", "--api-workers", str(api_workers)]
         self.log = open(os.path.join(workdir, f"{kind}.log"), "wb")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -119,13 +119,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--etcd", default=shutil.which("etcd") or "/usr/bin/etcd")
+    ap.add_argument("--api-workers", type=int, default=1, help="petcd's --api-workers")
     args = ap.parse_args()
     if not shutil.which("wrk") or not os.path.exists(args.etcd):
         sys.exit("needs wrk and etcd 3.4: apt-get install -y wrk etcd-server")
     results: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="petcd-bench-") as work:
         for kind in ("etcd", "petcd"):
-            server = Server(kind, work, args.etcd)
+            server = Server(kind, work, args.etcd, args.api_workers)
             try:
                 for name, script, conns in WORKLOADS:
                     results.setdefault(name, {})[kind] = wrk(server.url, script, conns,

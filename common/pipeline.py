@@ -23,6 +23,13 @@ from .types import Entry, HardState, Message, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
+class Many:
+    """Several messages in one frame: senders batch what one turn produced, and receivers
+    (ipc/channel.py) unpack it, so a stage wakes once per batch, not once per message."""
+    items: tuple
+
+
+@dataclass(frozen=True, slots=True)
 class InternalRequest:
     """What a client write becomes in the Raft log (etcd's InternalRaftRequest).
 
@@ -180,9 +187,9 @@ class StageFailed:
 
 
 for _code, _cls in enumerate((
-        InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
+        Many, InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
         PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
-        TransferLeadership, TransferLeadershipStarted, PublishAttributes), start=50):
+        TransferLeadership, TransferLeadershipStarted, PublishAttributes), start=49):
     codec.register(_code, _cls)
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import zmq
 
 from petcd.common import codec
+from petcd.common.pipeline import Many
 from .pipes import PIPES, address
 
 ZERO_COPY_MIN_BYTES = 65536
@@ -73,7 +74,11 @@ class Receiver:
                     frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            out.append(codec.decode(frame))
+            value = codec.decode(frame)
+            if type(value) is Many:
+                out.extend(value.items)
+            else:
+                out.append(value)
         return out
 
     def close(self) -> None:

@@ -23,7 +23,7 @@ from petcd.common.errors import ErrTooManyRequests, EtcdError
 from petcd.common.ids import cluster_id as compute_cluster_id
 from petcd.common.kv import ResponseHeader
 from petcd.common.pipeline import (
-    Applied, ApplyResult, ProposalFailed, RaftStatus, ReadIndexResult,
+    Applied, ApplyResult, Many, ProposalFailed, RaftStatus, ReadIndexResult,
     TransferLeadershipStarted,
 )
 from petcd.ipc.channel import Sender, _socket
@@ -58,6 +58,8 @@ class Worker:
         self.member = MemberState(compute_cluster_id([m.id for m in members]), me.id)
         self.reader = MvccReader.open(db_dir(cfg.data_dir), quota_backend_bytes=cfg.quota_bytes)
         self.propc = Sender(ctx.zmq, cfg.data_dir, "propc")
+        self._outbox: list = []
+        self._flush_scheduled = False
         self.service = KVService(
             worker=worker, reader=self.reader, member=self.member,
             send_proposal=self._push, send_read_index=self._push,
@@ -65,10 +67,27 @@ class Worker:
             max_request_bytes=cfg.max_request_bytes)
 
     def _push(self, value: object) -> None:
+        """Queue a message for raft; everything queued in one loop iteration leaves as one
+        frame (raft then wakes once per batch)."""
+        if len(self._outbox) >= self.cfg.api_max_inflight_requests:
+            raise EtcdError(ErrTooManyRequests.code, ErrTooManyRequests.message)
+        self._outbox.append(value)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._outbox:
+            return
+        items, self._outbox = self._outbox, []
+        frame = codec.encode(Many(tuple(items)) if len(items) > 1 else items[0])
         try:
-            self.propc.socket.send(codec.encode(value), zmq.NOBLOCK)
-        except zmq.Again:
-            raise EtcdError(ErrTooManyRequests.code, ErrTooManyRequests.message) from None
+            self.propc.socket.send(frame, zmq.NOBLOCK)
+        except zmq.Again:  # raft's pipe is full: try again shortly rather than drop
+            self._outbox = items + self._outbox
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(0.001, self._flush)
 
     async def status(self) -> cluster.StatusResponse:
         st = self.member.status
@@ -88,25 +107,32 @@ class Worker:
 
     def _on_readable(self, sock: zmq.Socket) -> None:
         """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
-        service = self.service
         while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             try:
                 _, frame = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
             value = codec.decode(frame)
-            if isinstance(value, ApplyResult):
-                service.on_result(value)
-            elif isinstance(value, Applied):
-                service.applied.advance(value.index, value.revision)
-            elif isinstance(value, ReadIndexResult):
-                service.reads.resolve(value.ctx, value.index)
-            elif isinstance(value, RaftStatus):
-                service.on_status(value)
-            elif isinstance(value, ProposalFailed):
-                service.on_proposal_failed(value)
-            elif isinstance(value, TransferLeadershipStarted):
-                service.on_transfer_started(value)
+            if type(value) is Many:
+                for v in value.items:
+                    self._dispatch(v)
+            else:
+                self._dispatch(value)
+
+    def _dispatch(self, value: object) -> None:
+        service = self.service
+        if isinstance(value, ApplyResult):
+            service.on_result(value)
+        elif isinstance(value, Applied):
+            service.applied.advance(value.index, value.revision)
+        elif isinstance(value, ReadIndexResult):
+            service.reads.resolve(value.ctx, value.index)
+        elif isinstance(value, RaftStatus):
+            service.on_status(value)
+        elif isinstance(value, ProposalFailed):
+            service.on_proposal_failed(value)
+        elif isinstance(value, TransferLeadershipStarted):
+            service.on_transfer_started(value)
 
     async def run(self) -> None:
         azmq = zmq.asyncio.Context.instance()

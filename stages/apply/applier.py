@@ -26,7 +26,7 @@ from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
 )
 from petcd.common.pipeline import (
-    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo, PublishAttributes,
+    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo, Many, PublishAttributes,
 )
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
 from petcd.ipc.channel import Receiver, Sender
@@ -163,8 +163,11 @@ def main(ctx: StageContext) -> None:
         if not batches:
             return
         results = applier.apply(batches)
+        by_worker: dict[int, list] = {}
         for r in results:
-            resultc.send(r, topic=worker_topic(worker_of(r.request_id)))
+            by_worker.setdefault(worker_of(r.request_id), []).append(r)
+        for worker, rs in by_worker.items():  # one frame per worker per batch
+            resultc.send(Many(tuple(rs)) if len(rs) > 1 else rs[0], topic=worker_topic(worker))
         # Report what raft handed us, not more: raft replays conf changes from the entries it
         # hands out, so it must not skip past ones we have not been given yet.
         last = max((b.entries[-1].index for b in batches if b.entries), default=0)
