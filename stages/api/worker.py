@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 import uvicorn
 import zmq
-import zmq.asyncio
 
 from petcd.common import cluster, codec
 from petcd.common.errors import ErrTooManyRequests, EtcdError
@@ -135,7 +134,6 @@ class Worker:
             service.on_transfer_started(value)
 
     async def run(self) -> None:
-        azmq = zmq.asyncio.Context.instance()
         topics = (worker_topic(self.worker), BROADCAST_TOPIC)
         loop = asyncio.get_running_loop()
         # The pipes are read with plain sockets and the loop's reader callbacks: one callback
@@ -178,8 +176,8 @@ class Worker:
         front = ZmqFrontEnd(self.service, self.status, self.members,
                             max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024)
         if first:
-            front.bind(azmq, self.cfg.listen_client_zmq_urls)
-        zmq_task = asyncio.create_task(front.serve())
+            front.bind(self.ctx.zmq, self.cfg.listen_client_zmq_urls)
+        front.start()
         compactor = Compactor(
             self.service, self.cfg.auto_compaction_mode,
             parse_retention(self.cfg.auto_compaction_mode, self.cfg.auto_compaction_retention),
@@ -212,7 +210,6 @@ class Worker:
         await asyncio.gather(*serving, return_exceptions=True)
         for sock in subs:
             loop.remove_reader(sock.getsockopt(zmq.FD))
-        zmq_task.cancel()
         compactor_task.cancel()
         front.close()
 

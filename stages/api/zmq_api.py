@@ -12,7 +12,6 @@ import asyncio
 import logging
 
 import zmq
-import zmq.asyncio
 
 from petcd.common import cluster, kv
 from petcd.common.errors import Code, EtcdError
@@ -36,10 +35,10 @@ class ZmqFrontEnd:
             "Alarm": service.alarm, "MoveLeader": service.move_leader,
         }
         self.max_frame_bytes = max_frame_bytes
-        self.sockets: list[zmq.asyncio.Socket] = []
+        self.sockets: list[zmq.Socket] = []
         self._tasks: set[asyncio.Task] = set()
 
-    def bind(self, ctx: zmq.asyncio.Context, urls) -> None:
+    def bind(self, ctx: zmq.Context, urls) -> None:
         for url in urls:
             sock = ctx.socket(zmq.ROUTER)
             sock.setsockopt(zmq.LINGER, 0)
@@ -48,16 +47,23 @@ class ZmqFrontEnd:
             sock.bind(url)
             self.sockets.append(sock)
 
-    async def serve(self) -> None:
-        await asyncio.gather(*(self._serve(s) for s in self.sockets))
+    def start(self) -> None:
+        """Serve on the running loop: a reader callback drains each socket in batches (no
+        per-message futures), and each request runs as its own task."""
+        loop = asyncio.get_running_loop()
+        for sock in self.sockets:
+            loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
+            self._on_readable(sock)
 
-    async def _serve(self, sock: zmq.asyncio.Socket) -> None:
-        while True:
-            frames = await sock.recv_multipart(copy=True)
+    def _on_readable(self, sock: zmq.Socket) -> None:
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
             if len(frames) < 2:
                 continue
-            ident, frame = frames[0], frames[-1]
-            task = asyncio.create_task(self._handle(sock, ident, frame))
+            task = asyncio.ensure_future(self._handle(sock, frames[0], frames[-1]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -77,10 +83,18 @@ class ZmqFrontEnd:
         except Exception as e:  # never let one request take the listener down
             log.exception("internal error on a zmq request")
             out = native.encode_error(rid, EtcdError(Code.UNKNOWN, str(e)))
-        await sock.send_multipart((ident, out))
+        try:
+            sock.send_multipart((ident, out), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # the client stopped reading; its answers are dropped, never block the loop
+        # ZeroMQ's FD is edge-triggered, and a send may consume the edge of frames that
+        # arrived meanwhile: look again, or they would wait for the next edge.
+        self._on_readable(sock)
 
     def close(self) -> None:
+        loop = asyncio.get_event_loop()
         for s in self.sockets:
+            loop.remove_reader(s.getsockopt(zmq.FD))
             s.close(0)
 
 
