@@ -89,3 +89,26 @@ class MoveLeaderRequest:
 @dataclass(frozen=True, slots=True)
 class MoveLeaderResponse:
     header: ResponseHeader | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HashRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class HashResponse:
+    header: ResponseHeader | None = None
+    hash: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HashKVRequest:
+    revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HashKVResponse:
+    header: ResponseHeader | None = None
+    hash: int = 0
+    compact_revision: int = 0

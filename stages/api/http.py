@@ -39,6 +39,10 @@ gateway_json.register(cluster.AlarmResponse)
 gateway_json.register(cluster.MoveLeaderRequest, names={"target_id": "targetID"},
                       kinds={"target_id": "uint64"})
 gateway_json.register(cluster.MoveLeaderResponse)
+gateway_json.register(cluster.HashRequest)
+gateway_json.register(cluster.HashResponse, kinds={"hash": "uint32"})
+gateway_json.register(cluster.HashKVRequest)
+gateway_json.register(cluster.HashKVResponse, kinds={"hash": "uint32"})
 gateway_json.register(cluster.StatusRequest)
 gateway_json.register(cluster.StatusResponse, names={
     "db_size": "dbSize", "raft_index": "raftIndex", "raft_term": "raftTerm",
@@ -83,8 +87,11 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
 
 
 class GatewayApp:
-    def __init__(self, service, status, members, max_request_bytes: int) -> None:
+    def __init__(self, service, status, members, max_request_bytes: int,
+                 extra_routes: dict | None = None) -> None:
         self.routes = _routes(service, status, members)
+        for route, (cls, handler) in (extra_routes or {}).items():
+            self.routes[route] = (lambda b, cls=cls: gateway_json.decode(cls, b), handler)
         # etcd's gRPC limit is max-request-bytes + 512 KiB; a body larger than a few times
         # that cannot decode to an acceptable message, so it is not read into memory whole.
         self.grpc_limit_bytes = max_request_bytes + 512 * 1024

@@ -90,11 +90,25 @@ class Worker:
 
     async def status(self) -> cluster.StatusResponse:
         st = self.member.status
+        # As etcd: active alarms and a missing leader are reported in errors.
+        errors = [f"memberID:{m} alarm:{a.name} " for m, a in self.reader.alarms()]
+        if st.lead == 0:
+            errors.append("etcdserver: no leader")
         return cluster.StatusResponse(
             header=self.member.header(self.reader.current_revision()), version=SERVER_VERSION,
+            errors=tuple(errors),
             db_size=self.reader.size_bytes(), leader=st.lead, raft_index=st.commit,
             raft_term=st.term, raft_applied_index=self.service.applied.index,
             db_size_in_use=self.reader.size_in_use_bytes())
+
+    async def hash(self, req: cluster.HashRequest) -> cluster.HashResponse:
+        return cluster.HashResponse(header=self.member.header(self.reader.current_revision()),
+                                    hash=self.reader.hash())
+
+    async def hash_kv(self, req: cluster.HashKVRequest) -> cluster.HashKVResponse:
+        h, rev, compact = self.reader.hash_kv(req.revision)
+        return cluster.HashKVResponse(header=self.member.header(rev), hash=h,
+                                      compact_revision=compact)
 
     async def members(self) -> cluster.MemberListResponse:
         ms = sorted(self.reader.members(), key=lambda m: m.id)
@@ -149,7 +163,10 @@ class Worker:
         for sock in subs:
             self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members,
-                         max_request_bytes=self.cfg.max_request_bytes)
+                         max_request_bytes=self.cfg.max_request_bytes,
+                         extra_routes={
+                             "maintenance/hash": (cluster.HashRequest, self.hash),
+                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)})
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)

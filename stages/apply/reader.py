@@ -16,6 +16,8 @@ db grows).
 """
 from __future__ import annotations
 
+import zlib
+
 import lmdb
 
 from petcd.common.kv import (
@@ -96,6 +98,20 @@ class ReadApi:
         """etcd HashKV: (hash, current revision, compact revision)."""
         with self.view() as v:
             return compaction.hash_kv(v, revision)
+
+    def hash(self) -> int:
+        """etcd's Hash: a CRC32 of the whole replicated store (every revision of every key,
+        leases, alarms), so members holding the same data give the same hash. Member-local
+        bookkeeping (the meta table: applied index, member id) is left out."""
+        crc = zlib.crc32
+        h = 0
+        with self.view() as v:
+            for name in ("rev", "key", "lease", "lease_keys", "alarm", "auth", "members"):
+                db = getattr(self._dbs, name)
+                h = crc(name.encode(), h)
+                for k, val in v.tx.cursor(db=db).iternext():
+                    h = crc(val, crc(k, h))
+        return h
 
     def events(self, start_revision: int, end_revision: int = 0, prev_kv: bool = False,
                limit: int = 0) -> list[Event]:

@@ -104,3 +104,28 @@ def test_graceful_stop_of_the_leader_hands_leadership_over(start_cluster):
     assert time.monotonic() - t0 < 3.0, time.monotonic() - t0
     assert b"transferring leadership before stopping" in lead.log_path.read_bytes()
     assert new.post("/v3/kv/put", {"key": b64("x"), "value": b64("y")})[0] == 200
+
+
+def test_members_agree_on_hash_and_hashkv(start_cluster):
+    members = start_cluster(3)
+    for i in range(20):
+        assert members[i % 3].post("/v3/kv/put", {"key": b64(f"h{i}"), "value": b64("v")})[0] \
+            == 200
+    members[0].post("/v3/kv/deleterange", {"key": b64("h1")})
+    members[1].post("/v3/kv/compaction", {"revision": 10})
+    # Once every member has applied everything (and finished compacting), they agree.
+    deadline = time.monotonic() + 20
+    while True:
+        hashes = [m.post("/v3/maintenance/hash", {})[1] for m in members]
+        kv_hashes = [m.post("/v3/maintenance/hashkv", {"revision": 0})[1] for m in members]
+        if len({h["hash"] for h in hashes}) == 1 and \
+                len({(h["hash"], h["compact_revision"]) for h in kv_hashes}) == 1:
+            break
+        assert time.monotonic() < deadline, (hashes, kv_hashes)
+        time.sleep(0.1)
+    assert hashes[0]["hash"]
+    assert kv_hashes[0]["compact_revision"] == "10"
+    # A different history gives a different hash.
+    assert members[2].post("/v3/kv/put", {"key": b64("h0"), "value": b64("w")})[0] == 200
+    assert members[2].post("/v3/kv/range", {"key": b64("h0")})[0] == 200
+    assert members[2].post("/v3/maintenance/hash", {})[1]["hash"] != hashes[0]["hash"]
