@@ -140,8 +140,7 @@ def main() -> None:
             finally:
                 server.stop()
     etcd_put = results["put, 64 connections"]["etcd"]["rps"]
-    print(f"| workload | etcd 3.4.23 req/s | petcd req/s | ratio | etcd p50 ms | "
-          f"petcd p50 ms |")
+    print("| workload | etcd 3.4.23 req/s | petcd req/s | ratio | etcd p50 ms | petcd p50 ms |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         e, p = r.get("etcd"), r["petcd"]

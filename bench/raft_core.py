@@ -32,10 +32,7 @@ def handle_ready(node_id: int, rawnode: RawNode, storage: MemoryStorage, outbox:
     """One synchronous Ready cycle; returns the number of entries applied."""
     rd = rawnode.ready()
     outbox.extend(rd.messages)
-    if rd.hard_state is not None:
-        storage.set_hard_state(rd.hard_state)
-    if rd.entries:
-        storage.append(rd.entries)
+    storage.save(rd.snapshot, rd.hard_state, rd.entries)
     for m in rd.persist_messages:
         if m.to == node_id:
             rawnode.step(m)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections import deque
 
-from petcd.common.config import parse_retention  # noqa: F401  (the worker imports it here)
 from petcd.common.errors import EtcdError
 from petcd.common.kv import CompactionRequest
 

@@ -32,7 +32,8 @@ from petcd.stages.apply.applier import db_dir
 from petcd.stages.apply.reader import MvccReader
 from petcd.common.ids import initial_members
 from .http import GatewayApp
-from .compactor import Compactor, parse_retention
+from petcd.common.config import parse_retention
+from .compactor import Compactor
 from .service import KVService, MemberState
 from .zmq_api import ZmqFrontEnd
 

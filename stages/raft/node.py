@@ -79,13 +79,7 @@ class RaftNode:
         expect, rd = self._pending.popleft()
         if expect != seq:
             raise RuntimeError(f"wal acknowledged append {seq}, expected {expect}")
-        st = self.storage
-        if rd.snapshot is not None:
-            st.apply_snapshot(rd.snapshot)
-        if rd.hard_state is not None:
-            st.set_hard_state(rd.hard_state)
-        if rd.entries:
-            st.append(rd.entries)
+        self.storage.save(rd.snapshot, rd.hard_state, rd.entries)
         for m in rd.persist_messages:
             if m.to == self.node_id:
                 self.rawnode.step(m)

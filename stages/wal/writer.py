@@ -18,7 +18,7 @@ from petcd.common.pipeline import AppendDone, AppendRequest, Recovered, SaveSnap
 from petcd.common.types import EMPTY_HARD_STATE
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
-from petcd.ipc.stage import StageContext, run_stage
+from petcd.ipc.stage import StageContext
 from . import WAL, Snapshotter
 
 

@@ -1,7 +1,6 @@
 """Three members on loopback form one cluster: any member takes writes and serves
 linearizable reads, the member list shows all three, and losing the leader is survived."""
 import base64
-import json
 import os
 import signal
 import time

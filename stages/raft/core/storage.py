@@ -91,6 +91,17 @@ class MemoryStorage:
 
     # -- writes, done by the caller once things are durable -----------------------------------
 
+    def save(self, snapshot: Snapshot | None, hard_state: HardState | None,
+             entries: Sequence[Entry]) -> None:
+        """Record what a Ready asked to persist, once it is durable: snapshot first (it resets
+        the log), then hard state and entries."""
+        if snapshot is not None:
+            self.apply_snapshot(snapshot)
+        if hard_state is not None:
+            self.hard_state = hard_state
+        if entries:
+            self.append(entries)
+
     def set_hard_state(self, hard_state: HardState) -> None:
         self.hard_state = hard_state
 
