@@ -2,6 +2,7 @@
 import json
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,8 +13,27 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+def _free_offset() -> int:
+    """A port offset whose nine ports are free and below the kernel's ephemeral range.
+
+    infra3's ports are 32378..32380 + offset; above 32767 they may collide with the
+    ephemeral ports of other tests' connections (a CI run failed that way).
+    """
+    for _ in range(100):
+        offset = random.randrange(10, 129) * 3
+        ports = [b + offset + d for b in (2379, 22379, 32379) for d in (-1, 0, 1)]
+        try:
+            for port in ports:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return offset
+    raise AssertionError("no free port offset")
+
+
 def test_dev_cluster(tmp_path):
-    offset = random.randrange(100, 2000) * 3  # away from etcd's own ports and other runs
+    offset = _free_offset()
     log = open(tmp_path / "cluster.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "petcd.supervisor", "cluster", "--size", "3",
                              "--port-offset", str(offset)], cwd=tmp_path, stdout=log,
