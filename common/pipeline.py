@@ -4,11 +4,12 @@ propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership
 readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted
 appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
-applyc:   raft -> apply    ApplyBatch
+applyc:   raft -> apply    ApplyBatch, ApplySnapshot
 appliedc: apply -> raft    Applied
 resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
 sendc:    raft -> transport  PeerMessages
 recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus
+(peers):  transport -> transport  PeerMessages, SnapshotChunk (over TCP)
 ctlc:     any stage -> supervisor  StageReady, StageFailed
 
 A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
@@ -148,6 +149,29 @@ class SnapshotStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotChunk:
+    """transport to transport: a piece of the leader's store, streamed after a MsgSnap.
+
+    Chunks of one stream go in order on one connection; `offset` lets the receiver notice a
+    lost or restarted stream. The last chunk (`done`) carries the stream's total size and
+    CRC-32; only then is the MsgSnap (`message`, on every chunk) handed to raft."""
+    message: Message
+    offset: int
+    data: bytes
+    done: bool = False
+    size: int = 0
+    crc32: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApplySnapshot:
+    """raft to apply: the snapshot at `index` is durable in the WAL; install the store that
+    transport received for it (member/snap/<index>.snap.db) before any later entry."""
+    index: int
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
 class Recovered:
     """What wal read back at start, for raft to rebuild its log cache (sent once, first)."""
     snapshot: Snapshot | None
@@ -190,6 +214,7 @@ for _code, _cls in enumerate((
         Many, InternalRequest, Proposal, ReadIndexRequest, ReadIndexResult, ProposalFailed,
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
         PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
-        TransferLeadership, TransferLeadershipStarted, PublishAttributes), start=49):
+        TransferLeadership, TransferLeadershipStarted, PublishAttributes, SnapshotChunk,
+        ApplySnapshot), start=49):
     codec.register(_code, _cls)
 

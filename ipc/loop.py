@@ -19,6 +19,7 @@ class Loop:
     def __init__(self) -> None:
         self.poller = zmq.Poller()
         self._handlers: dict[zmq.Socket, Callable[[], None]] = {}
+        self._writers: dict[zmq.Socket, Callable[[], None]] = {}
         self._timers: list[list] = []  # [next_due, interval_s, fn]
         self._after_turn: list[Callable[[], None]] = []
         self.running = False
@@ -26,6 +27,16 @@ class Loop:
     def on_readable(self, socket: zmq.Socket, handler: Callable[[], None]) -> None:
         self.poller.register(socket, zmq.POLLIN)
         self._handlers[socket] = handler
+
+    def on_writable(self, socket: zmq.Socket, handler: Callable[[], None]) -> None:
+        """Call `handler` while `socket` can take a message; `forget` it when done."""
+        self.poller.register(socket, zmq.POLLOUT)
+        self._writers[socket] = handler
+
+    def forget(self, socket: zmq.Socket) -> None:
+        self.poller.unregister(socket)
+        self._handlers.pop(socket, None)
+        self._writers.pop(socket, None)
 
     def every(self, interval_s: float, fn: Callable[[], None]) -> None:
         self._timers.append([time.monotonic() + interval_s, interval_s, fn])
@@ -53,8 +64,11 @@ class Loop:
                 if not self.running:
                     break
                 raise
-            for sock, _ in events:
-                self._handlers[sock]()
+            for sock, ev in events:
+                if ev & zmq.POLLIN and sock in self._handlers:
+                    self._handlers[sock]()
+                if ev & zmq.POLLOUT and sock in self._writers:
+                    self._writers[sock]()
             now = time.monotonic()
             for t in self._timers:
                 if now >= t[0]:

@@ -28,7 +28,7 @@ from petcd.common.pipeline import (
 from petcd.ipc.channel import Sender, _socket
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
-from petcd.stages.apply.applier import db_dir
+from petcd.common.layout import db_dir
 from petcd.stages.apply.reader import MvccReader
 from petcd.common.ids import initial_members
 from .http import GatewayApp

@@ -22,11 +22,12 @@ from petcd.common.cluster import (
     AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
 )
 from petcd.common.errors import EtcdError
+from petcd.common.layout import db_dir, snapshot_db_path, snapshot_dbs
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
 )
 from petcd.common.pipeline import (
-    Applied, ApplyBatch, ApplyResult, InternalRequest, MemberInfo, Many, PublishAttributes,
+    Applied, ApplyBatch, ApplyResult, ApplySnapshot, InternalRequest, MemberInfo, Many, PublishAttributes,
 )
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
 from petcd.ipc.channel import Receiver, Sender
@@ -37,10 +38,6 @@ from petcd.common.ids import initial_members
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
-
-
-def db_dir(data_dir: str) -> str:
-    return os.path.join(data_dir, "member", "db")
 
 
 def worker_of(request_id: int) -> int:
@@ -145,12 +142,37 @@ class Applier:
                     is_learner=cc.type == ConfChangeType.ADD_LEARNER_NODE))
 
 
+def install_received_snapshot(ctx: StageContext, store: MvccStore, data_dir: str,
+                              index: int) -> None:
+    """Install the newest received store newer than ours (at least `index`, when raft asks
+    for one), then delete the files that are no longer needed.
+
+    The file is deleted only after the install committed, so a crash in between installs it
+    again on restart. Raising stops the member: going on would apply entries to the wrong
+    state."""
+    found = snapshot_dbs(data_dir)
+    newest = found[-1] if found else None
+    if index and store.applied_index() < index and (newest is None or newest[0] < index):
+        raise RuntimeError(f"raft installed the snapshot at index {index}, but its store "
+                           f"({snapshot_db_path(data_dir, index)}) is missing")
+    if newest is not None and newest[0] > store.applied_index():
+        applied = store.restore_from(newest[1])
+        ctx.log.info("installed the store received with snapshot %d (applied index %d, "
+                     "revision %d)", newest[0], applied, store.current_revision())
+    for i, path in found:
+        if i <= store.applied_index():
+            os.unlink(path)
+
+
 def main(ctx: StageContext) -> None:
     cfg = ctx.config
     os.makedirs(db_dir(cfg.data_dir), exist_ok=True)
     store = MvccStore.open(db_dir(cfg.data_dir), cfg.lmdb_map_size_bytes,
                            quota_backend_bytes=cfg.quota_bytes)
     me = next(m for m in initial_members(cfg) if m.name == cfg.name)
+    # A store received from the leader whose install a crash interrupted: raft's log starts
+    # after its snapshot, so it must be installed before anything else (etcd does the same).
+    install_received_snapshot(ctx, store, cfg.data_dir, 0)
     applier = Applier(store, me.id)
     applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
     appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
@@ -159,9 +181,25 @@ def main(ctx: StageContext) -> None:
     max_batch = cfg.apply_max_batch_entries
 
     def on_applyc() -> None:
-        batches = applyc.drain(max_batch)
-        if not batches:
-            return
+        items = applyc.drain(max_batch)
+        # Runs of entries between snapshot installs, in order.
+        run: list[ApplyBatch] = []
+        for item in items:
+            if isinstance(item, ApplySnapshot):
+                if run:
+                    apply_run(run)
+                    run = []
+                install_received_snapshot(ctx, store, cfg.data_dir, item.index)
+                applier.applied_index = store.applied_index()
+                applied = Applied(item.index, store.current_revision())
+                appliedc.send(applied)
+                resultc.send(applied, topic=BROADCAST_TOPIC)
+            elif isinstance(item, ApplyBatch):
+                run.append(item)
+        if run:
+            apply_run(run)
+
+    def apply_run(batches: list[ApplyBatch]) -> None:
         results = applier.apply(batches)
         by_worker: dict[int, list] = {}
         for r in results:
@@ -189,6 +227,8 @@ def main(ctx: StageContext) -> None:
     # Each wakeup of a stage costs real CPU (poll, ZeroMQ's I/O thread), so the compaction
     # timer is slow; steps also run right after every applied batch.
     loop.every(0.1, compact_a_little)
+    # Reader slots of dead processes (an api or transport killed mid-read) pin old pages.
+    loop.every(30.0, store.reader_check)
     ctx.ready()
     try:
         loop.run()

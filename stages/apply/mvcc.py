@@ -73,7 +73,11 @@ class MvccStore(ReadApi):
         self._quota = quota
         self.compaction_batch_limit = compaction_batch_limit
         self._open_batch: Batch | None = None
-        with env.begin() as txn:
+        self._load_cached()
+
+    def _load_cached(self) -> None:
+        dbs = self._dbs
+        with self._env.begin() as txn:
             self._rev, self._compact_rev = schema.read_revisions(txn, dbs)
             self._finished_compact_rev = meta_get(txn, dbs, schema.M_FINISHED_COMPACT)
             self._applied_index = meta_get(txn, dbs, schema.M_APPLIED_INDEX)
@@ -175,6 +179,43 @@ class MvccStore(ReadApi):
     def sync(self) -> int:
         """Force everything committed to disk; returns the applied index now durable."""
         self._env.sync(True)
+        return self._applied_index
+
+    def restore_from(self, path: str) -> int:
+        """Replace the whole store with the one in the file at `path` (a leader's copy, see
+        stages/transport/snapshot.py); returns its applied index.
+
+        One write transaction: readers in other processes see the old store or the new one,
+        and a crash leaves the old one (the file stays until the install is durable). This
+        member's own identity in the meta table is kept."""
+        if self._open_batch is not None:
+            raise RuntimeError("restore inside an open batch")
+        src = lmdb.open(path, subdir=False, readonly=True, lock=False, max_dbs=schema.MAX_DBS,
+                        readahead=False)
+        try:
+            with src.begin() as stx:
+                raw = stx.get(schema.M_SCHEMA_VERSION, db=src.open_db(schema.DB_META, txn=stx))
+                if raw is None:
+                    raise RuntimeError(f"{path}: not a petcd store")
+                schema.check_version(schema.U64.unpack(raw)[0])
+            dbs = self._dbs
+            with self._env.begin(write=True) as txn, src.begin() as stx:
+                keep = {k: txn.get(k, db=dbs.meta)
+                        for k in (schema.M_CLUSTER_ID, schema.M_MEMBER_ID)}
+                for name, flags in schema.DATABASES.items():
+                    db = getattr(dbs, name.decode())
+                    txn.drop(db, delete=False)
+                    sdb = src.open_db(name, txn=stx, create=False, **flags)
+                    dup = bool(flags.get("dupsort"))
+                    with stx.cursor(db=sdb) as cur:
+                        # MDB_APPEND refuses a key equal to the last one, so not for dupsort.
+                        txn.cursor(db=db).putmulti(cur.iternext(), dupdata=dup, append=not dup)
+                for k, v in keep.items():
+                    if v is not None:
+                        txn.put(k, v, db=dbs.meta)
+        finally:
+            src.close()
+        self._load_cached()
         return self._applied_index
 
     def reader_check(self) -> int:

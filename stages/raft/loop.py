@@ -24,7 +24,7 @@ from petcd.common.codec import encode
 from petcd.common.errors import ErrBadLeaderTransferee, ErrNotLeader
 from petcd.common.ids import initial_members
 from petcd.common.pipeline import (
-    AppendDone, Applied, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
+    AppendDone, Applied, ApplyBatch, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
     ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
     TransferLeadershipStarted,
 )
@@ -39,9 +39,6 @@ from petcd.stages.raft.core import Config, MemoryStorage, RawNode
 from .node import RaftNode
 
 STARTUP_TIMEOUT_S = 60.0
-# Entries kept in the log cache after a snapshot, so a slightly slow follower catches up from
-# the log rather than by snapshot (etcd's SnapshotCatchUpEntries).
-SNAPSHOT_CATCH_UP_ENTRIES = 5000
 
 
 def _wait_for(receiver: Receiver, kind: type, deadline: float) -> object:
@@ -63,6 +60,12 @@ def build_node(cfg, recovered: Recovered, applied_index: int) -> RaftNode:
     if recovered.snapshot is not None:
         storage.apply_snapshot(recovered.snapshot)
         snapshot_index = recovered.snapshot.metadata.index
+        if applied_index < snapshot_index:
+            # Entries up to the snapshot are gone from the log: the store must already hold
+            # them (apply installs a received store at start), or this member cannot go on.
+            raise RuntimeError(
+                f"the store is at applied index {applied_index}, behind the raft snapshot at "
+                f"{snapshot_index}, and no received store covers the gap")
     storage.append(recovered.entries)
     hs = recovered.hard_state
     fresh = hs == EMPTY_HARD_STATE and not recovered.entries and recovered.snapshot is None
@@ -137,7 +140,7 @@ def main(ctx: StageContext) -> None:
                 last = item
         if last is not None:
             node.applied_to(min(last.index, node.rawnode.raft.log.committed))
-            snap = node.maybe_snapshot(cfg.snapshot_count, SNAPSHOT_CATCH_UP_ENTRIES)
+            snap = node.maybe_snapshot(cfg.snapshot_count, cfg.snapshot_catch_up_entries)
             if snap is not None:
                 appendc.send(SaveSnapshot(snap))
 
@@ -148,7 +151,8 @@ def main(ctx: StageContext) -> None:
         if out.peer_messages:
             sendc.send(PeerMessages(tuple(out.peer_messages)))
         for batch in out.applies:
-            _apply_conf_changes(node, batch.entries)
+            if isinstance(batch, ApplyBatch):
+                _apply_conf_changes(node, batch.entries)
             applyc.send(batch)
         for worker, result in out.read_results:
             readc.send(result, topic=worker_topic(worker))

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from petcd.common.pipeline import (
-    AppendRequest, ApplyBatch, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
+    AppendRequest, ApplyBatch, ApplySnapshot, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
     ReadIndexResult,
 )
 from petcd.common.types import Message, Snapshot
@@ -28,7 +28,7 @@ from petcd.stages.raft.core import MemoryStorage, ProposalDropped, RawNode, Read
 class Outbox:
     appends: list[AppendRequest] = field(default_factory=list)
     peer_messages: list[Message] = field(default_factory=list)
-    applies: list[ApplyBatch] = field(default_factory=list)
+    applies: list[ApplyBatch | ApplySnapshot] = field(default_factory=list)
     read_results: list[tuple[int, ReadIndexResult]] = field(default_factory=list)
     failures: list[tuple[int, ProposalFailed]] = field(default_factory=list)
     status: RaftStatus | None = None
@@ -80,6 +80,12 @@ class RaftNode:
         if expect != seq:
             raise RuntimeError(f"wal acknowledged append {seq}, expected {expect}")
         self.storage.save(rd.snapshot, rd.hard_state, rd.entries)
+        if rd.snapshot is not None:
+            # The WAL holds the snapshot now, so apply may install the store transport received
+            # for it. The core hands out no entry after the snapshot before this point, so on
+            # applyc the install comes before every entry that follows it.
+            meta = rd.snapshot.metadata
+            self.out.applies.append(ApplySnapshot(meta.index, meta.term))
         for m in rd.persist_messages:
             if m.to == self.node_id:
                 self.rawnode.step(m)

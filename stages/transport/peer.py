@@ -8,9 +8,9 @@ received is handed to raft as one batch. Queues are bounded by the high-water ma
 that does not fit (the peer is down or far behind) is dropped and the peer reported
 unreachable, so raft probes it instead of streaming into the void.
 
-Snapshots: the state is LMDB, and streaming it in chunks is not built yet, so a MsgSnap is not
-sent; raft is told the snapshot failed and keeps retrying, and the follower waits (it is never
-given a snapshot without its data).
+Snapshots: a MsgSnap is not sent as a message. snapshot.py streams the leader's LMDB store
+after it on a second connection per peer, and the receiving transport hands the MsgSnap to raft
+only once the whole store is on its disk, verified.
 
 `http://host:port` peer URLs mean the same TCP address as `tcp://host:port`, so etcd command
 lines work unchanged.
@@ -24,11 +24,12 @@ import zmq
 
 from petcd.common import codec
 from petcd.common.ids import initial_members, parse_initial_cluster
-from petcd.common.pipeline import PeerMessages, PeerUnreachable, SnapshotStatus
+from petcd.common.pipeline import PeerMessages, PeerUnreachable, SnapshotChunk
 from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.stage import StageContext
+from .snapshot import SnapshotReceiver, SnapshotSender
 
 _ID = struct.Struct(">Q")
 PEER_HWM = 10_000            # frames queued per peer before it counts as unreachable
@@ -69,14 +70,15 @@ class Transport:
             d.connect(tcp_address(url))
             self.dealers[node_id] = d
 
-    def send(self, batches: list[PeerMessages]) -> tuple[set[int], list[SnapshotStatus]]:
-        """Send one frame per peer; return the peers found unreachable and snapshot reports."""
+    def send(self, batches: list[PeerMessages]) -> tuple[set[int], list]:
+        """Send one frame per peer; return the peers found unreachable and the MsgSnaps,
+        which the caller streams with their stores."""
         by_peer: dict[int, list] = {}
-        snapshots: list[SnapshotStatus] = []
+        snapshots: list = []
         for batch in batches:
             for m in batch.messages:
                 if m.type == MessageType.SNAP:
-                    snapshots.append(SnapshotStatus(m.to, failed=True))
+                    snapshots.append(m)
                     continue
                 by_peer.setdefault(m.to, []).append(m)
         unreachable: set[int] = set()
@@ -91,8 +93,9 @@ class Transport:
                 unreachable.add(node_id)
         return unreachable, snapshots
 
-    def receive(self) -> list:
+    def receive(self) -> tuple[list, list[SnapshotChunk]]:
         msgs: list = []
+        chunks: list[SnapshotChunk] = []
         while True:
             try:
                 _, frame = self.router.recv_multipart(zmq.NOBLOCK)
@@ -106,7 +109,9 @@ class Transport:
                 continue  # garbage on the peer port never reaches raft
             if isinstance(batch, PeerMessages):
                 msgs.extend(batch.messages)
-        return msgs
+            elif isinstance(batch, SnapshotChunk):
+                chunks.append(batch)
+        return msgs, chunks
 
     def close(self) -> None:
         self.router.close(0)
@@ -123,25 +128,40 @@ def main(ctx: StageContext) -> None:
     transport = Transport(ctx.zmq, me.id, cfg.listen_peer_urls, peers)
     sendc = Receiver(ctx.zmq, cfg.data_dir, "sendc")
     recvc = Sender(ctx.zmq, cfg.data_dir, "recvc")
+    loop = Loop()
+    snap_sender = SnapshotSender(
+        ctx.zmq, loop, cfg.data_dir, me.id, {i: tcp_address(u) for i, u in peers.items()},
+        recvc.send, cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0)
+    snap_receiver = SnapshotReceiver(cfg.data_dir)
 
     def on_sendc() -> None:
         unreachable, snapshots = transport.send(sendc.drain())
         for node_id in sorted(unreachable):
             recvc.send(PeerUnreachable(node_id))
-        for status in snapshots:
-            recvc.send(status)
+        for m in snapshots:
+            snap_sender.start(m)
 
     def on_peer() -> None:
-        msgs = transport.receive()
+        msgs, chunks = transport.receive()
+        for c in chunks:
+            try:
+                m = snap_receiver.on_chunk(c)
+            except OSError as e:   # a full disk fails this snapshot, not the member
+                ctx.log.warning("receiving a snapshot failed: %s", e)
+                snap_receiver.close()
+                continue
+            if m is not None:
+                msgs.append(m)
         if msgs:
             recvc.send(PeerMessages(tuple(msgs)))
 
-    loop = Loop()
-    loop.stop_on_signals()
+
     loop.on_readable(sendc.socket, on_sendc)
     loop.on_readable(transport.router, on_peer)
     ctx.ready()
     try:
         loop.run()
     finally:
+        snap_sender.close()
+        snap_receiver.close()
         transport.close()

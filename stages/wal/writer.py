@@ -12,22 +12,13 @@ failed write (the WAL closes itself; this process exits and the member stops).
 """
 from __future__ import annotations
 
-import os
-
+from petcd.common.layout import snap_dir, wal_dir
 from petcd.common.pipeline import AppendDone, AppendRequest, Recovered, SaveSnapshot
 from petcd.common.types import EMPTY_HARD_STATE
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.stage import StageContext
 from . import WAL, Snapshotter
-
-
-def wal_dir(data_dir: str) -> str:
-    return os.path.join(data_dir, "member", "wal")
-
-
-def snap_dir(data_dir: str) -> str:
-    return os.path.join(data_dir, "member", "snap")
 
 
 def recover(data_dir: str, segment_size_bytes: int) -> tuple[WAL, Snapshotter, Recovered]:
