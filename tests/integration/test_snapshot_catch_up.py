@@ -1,8 +1,6 @@
 """A follower that was down while the leader compacted its log catches up by snapshot: the
 leader streams its LMDB store, the follower installs it and carries on from the log."""
 import base64
-import json
-import time
 
 import pytest
 
