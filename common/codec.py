@@ -80,7 +80,7 @@ def decode(frame: bytes) -> Any:
 
 
 def _register_all() -> None:
-    from . import cluster, kv, types
+    from . import cluster, kv, lease, types
     for code, cls in enumerate((
             types.Entry, types.HardState, types.ConfState, types.ConfChange,
             types.SnapshotMetadata, types.Snapshot, types.Message), start=1):
@@ -93,6 +93,8 @@ def _register_all() -> None:
         register(code, cls)
     for code, cls in enumerate((
             cluster.AlarmRequest, cluster.AlarmMember, cluster.AlarmResponse), start=40):
+        register(code, cls)
+    for code, cls in enumerate(lease.LEASE_TYPES, start=80):
         register(code, cls)
 
 

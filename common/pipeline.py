@@ -1,18 +1,19 @@
 """The messages that flow between the stages of one member (DESIGN.md section 1).
 
-propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership
-readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted
+propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership, LeaseAsk
+readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted,
+                           LeaseAnswer
 appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
 applyc:   raft -> apply    ApplyBatch, ApplySnapshot
-appliedc: apply -> raft    Applied
+appliedc: apply -> raft    Applied, LeaseChanges (before the Applied of the same batch)
 resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
-sendc:    raft -> transport  PeerMessages
-recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus
-(peers):  transport -> transport  PeerMessages, SnapshotChunk (over TCP)
+sendc:    raft -> transport  PeerMessages, LeaseAsk and LeaseAnswer for another member
+recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus, LeaseAsk, LeaseAnswer
+(peers):  transport -> transport  PeerMessages, SnapshotChunk, LeaseAsk, LeaseAnswer (TCP)
 ctlc:     any stage -> supervisor  StageReady, StageFailed
 
-A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
+Lease types live in common/lease.py. A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
 Raft entry's data through raft, wal and apply unchanged.
 """
 from __future__ import annotations

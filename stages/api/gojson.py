@@ -393,6 +393,32 @@ def parse_stream(data: bytes) -> object:
     return value
 
 
+def next_value_span(data: bytes, start: int, at_eof: bool) -> tuple[int, int] | None:
+    """Where the next JSON value of a streamed body lies: (start, end) offsets, or None if
+    only whitespace is left, or, before EOF, if the value is not complete yet. Raises
+    GoJSONError with json.Decoder's message for a malformed value (a bidi stream's body is
+    a sequence of values read one by one, reference/etcd-api.md 3.1)."""
+    begin = _WS_RE.match(data, start).end()
+    n = len(data)
+    if begin == n:
+        return None
+    # As parse_stream: at EOF a trailing space ends a top-level number or literal.
+    buf = data + b" " if at_eof else data
+    try:
+        _, end = _parse(buf, begin)
+    except _Ran:
+        if at_eof:
+            raise GoJSONError("unexpected EOF") from None
+        return None
+    except _Syntax as e:
+        if e.pos >= n:
+            if at_eof:
+                raise GoJSONError("unexpected EOF") from None
+            return None
+        raise GoJSONError(e.msg) from None
+    return begin, min(end, n)
+
+
 def parse_unmarshal(data: bytes) -> object:
     """json.Unmarshal's view of a whole buffer: one value and only whitespace after it."""
     # scanner.eof() steps one space before it says "unexpected end of JSON input".

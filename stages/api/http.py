@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Awaitable, Callable
 
-from petcd.common import cluster
+from petcd.common import cluster, lease
 from petcd.common.errors import Code, EtcdError
 from . import gateway_json
 from .gateway_json import GatewayPanic
+from .http_stream import request_stream
 
 log = logging.getLogger("petcd.api")
 
@@ -50,6 +51,14 @@ gateway_json.register(cluster.StatusResponse, names={
     "is_learner": "isLearner"}, kinds={"leader": "uint64", "raft_index": "uint64",
                                        "raft_term": "uint64", "raft_applied_index": "uint64"})
 
+_LEASE_NAMES = {"id": "ID", "ttl": "TTL", "granted_ttl": "grantedTTL"}
+for _cls in (lease.LeaseGrantRequest, lease.LeaseGrantResponse, lease.LeaseRevokeRequest,
+             lease.LeaseRevokeResponse, lease.LeaseKeepAliveRequest,
+             lease.LeaseKeepAliveResponse, lease.LeaseTimeToLiveRequest,
+             lease.LeaseTimeToLiveResponse, lease.LeaseLeasesRequest, lease.LeaseStatus,
+             lease.LeaseLeasesResponse):
+    gateway_json.register(_cls, names=_LEASE_NAMES)
+
 _JSON_HEADERS = [
     (b"content-type", b"application/json"),
     (b"grpc-metadata-content-type", b"application/grpc"),
@@ -65,6 +74,20 @@ _CORS_HEADERS = [
 ]
 _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"),
                  (b"x-content-type-options", b"nosniff")]
+
+
+def _lease_routes(leases) -> dict:
+    def dec(cls):
+        return lambda b: gateway_json.decode(cls, b)
+    revoke = (dec(lease.LeaseRevokeRequest), leases.revoke)
+    ttl = (dec(lease.LeaseTimeToLiveRequest), leases.time_to_live)
+    listing = (dec(lease.LeaseLeasesRequest), leases.leases)
+    return {
+        "lease/grant": (dec(lease.LeaseGrantRequest), leases.grant),
+        "lease/revoke": revoke, "kv/lease/revoke": revoke,
+        "lease/timetolive": ttl, "kv/lease/timetolive": ttl,
+        "lease/leases": listing, "kv/lease/leases": listing,
+    }
 
 
 def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awaitable]):
@@ -88,8 +111,11 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
 
 class GatewayApp:
     def __init__(self, service, status, members, max_request_bytes: int,
-                 extra_routes: dict | None = None) -> None:
+                 extra_routes: dict | None = None, leases=None) -> None:
         self.routes = _routes(service, status, members)
+        self.leases = leases
+        if leases is not None:
+            self.routes.update(_lease_routes(leases))
         for route, (cls, handler) in (extra_routes or {}).items():
             self.routes[route] = (lambda b, cls=cls: gateway_json.decode(cls, b), handler)
         # etcd's gRPC limit is max-request-bytes + 512 KiB; a body larger than a few times
@@ -125,6 +151,14 @@ class GatewayApp:
         await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"404 page not found\n")
 
     async def _gateway(self, route: str, method: str, receive, send) -> None:
+        if route == "lease/keepalive" and self.leases is not None:
+            if method != "POST":
+                return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
+                                      b"Method Not Allowed\n")
+            return await request_stream(
+                receive, send, lease.LeaseKeepAliveRequest, self.leases.keep_alive,
+                max_value_bytes=self.max_body_bytes, end_on_eof=True,
+                headers=_CORS_HEADERS + _JSON_HEADERS[:1])
         handler = self.routes.get(route)
         if handler is None:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")

@@ -28,6 +28,7 @@ from petcd.common.errors import (
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest, ResponseHeader, TxnRequest,
 )
+from petcd.common.lease import LeaseGrantRequest, LeaseRevokeRequest
 from petcd.common.pipeline import (
     ApplyResult, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
     PublishAttributes, TransferLeadership, TransferLeadershipStarted,
@@ -170,7 +171,7 @@ class KVService:
             raise _copy(ErrNoSpace)
 
     async def _write(self, op: object):
-        if not isinstance(op, (AlarmRequest, PublishAttributes)):
+        if not isinstance(op, _NOT_KV):
             self._validate(op)
             await self._check_quota(op)
         request_id = (self.worker << WORKER_SHIFT) | next(self._ids)
@@ -197,6 +198,10 @@ class KVService:
         if getattr(resp, "header", None) is None:
             return resp  # headerless responses (Alarm) stay so, as in etcd
         return dataclasses.replace(resp, header=self.member.header(resp.header.revision))
+
+
+# Requests that are not KV: they skip the KV checks (their services check them).
+_NOT_KV = (AlarmRequest, PublishAttributes, LeaseGrantRequest, LeaseRevokeRequest)
 
 
 class _NoLeader(Exception):

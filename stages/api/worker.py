@@ -29,9 +29,11 @@ from petcd.ipc.channel import Sender, _socket
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common.layout import db_dir
+from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
 from petcd.common.ids import initial_members
 from .http import GatewayApp
+from .lease_service import LeaseService, min_lease_ttl_s
 from petcd.common.config import parse_retention
 from .compactor import Compactor
 from .service import KVService, MemberState
@@ -65,6 +67,9 @@ class Worker:
             send_proposal=self._push, send_read_index=self._push,
             request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
             max_request_bytes=cfg.max_request_bytes)
+        self.leases = LeaseService(
+            self.service, min_ttl_s=min_lease_ttl_s(cfg.heartbeat_interval, cfg.election_timeout),
+            send=self._push)
 
     def _push(self, value: object) -> None:
         """Queue a message for raft; everything queued in one loop iteration leaves as one
@@ -147,6 +152,8 @@ class Worker:
             service.on_proposal_failed(value)
         elif isinstance(value, TransferLeadershipStarted):
             service.on_transfer_started(value)
+        elif isinstance(value, LeaseAnswer):
+            self.leases.on_answer(value)
 
     async def run(self) -> None:
         topics = (worker_topic(self.worker), BROADCAST_TOPIC)
@@ -163,7 +170,7 @@ class Worker:
         self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
         for sock in subs:
             self._on_readable(sock)
-        app = GatewayApp(self.service, self.status, self.members,
+        app = GatewayApp(self.service, self.status, self.members, leases=self.leases,
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
                              "maintenance/hash": (cluster.HashRequest, self.hash),

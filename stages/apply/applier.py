@@ -24,7 +24,11 @@ from petcd.common.cluster import (
 from petcd.common.errors import EtcdError
 from petcd.common.layout import db_dir, snapshot_db_path, snapshot_dbs
 from petcd.common.kv import (
-    CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest,
+    CompactionRequest, DeleteRangeRequest, PutRequest, ResponseHeader, TxnRequest,
+)
+from petcd.common.lease import (
+    LeaseChanges, LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse,
 )
 from petcd.common.pipeline import (
     Applied, ApplyBatch, ApplyResult, ApplySnapshot, InternalRequest, MemberInfo, Many, PublishAttributes,
@@ -53,6 +57,21 @@ class Applier:
         self.applied_index = store.applied_index()
         # Results of physical compactions, answered once the compaction is done on disk.
         self.held: list[tuple[int, ApplyResult]] = []
+        # What the lessor in raft must hear after this batch: (id, ttl, remaining), ids.
+        self.lease_granted: list[tuple[int, int, int]] = []
+        self.lease_revoked: list[int] = []
+
+    def take_lease_changes(self) -> LeaseChanges | None:
+        if not self.lease_granted and not self.lease_revoked:
+            return None
+        changes = LeaseChanges(tuple(self.lease_granted), tuple(self.lease_revoked))
+        self.lease_granted, self.lease_revoked = [], []
+        return changes
+
+    def all_leases(self) -> LeaseChanges:
+        """Every lease, for the lessor at start and after a snapshot install."""
+        self.lease_granted, self.lease_revoked = [], []
+        return LeaseChanges(tuple(self.store.lease_rows()), (), reset=True)
 
     def release_held(self) -> list[ApplyResult]:
         done = self.store.finished_compact_revision()
@@ -104,6 +123,20 @@ class Applier:
                 resp = self._alarm(b, op)
             elif isinstance(op, PublishAttributes):
                 resp = self._publish(b, op)
+            elif isinstance(op, LeaseGrantRequest):
+                b.lease_grant(op.id, op.ttl)
+                self.lease_granted.append((op.id, op.ttl, 0))
+                resp = LeaseGrantResponse(ResponseHeader(revision=b.rev), op.id, op.ttl)
+            elif isinstance(op, LeaseRevokeRequest):
+                rev = b.lease_revoke(op.id)
+                self.lease_revoked.append(op.id)
+                resp = LeaseRevokeResponse(ResponseHeader(revision=rev))
+            elif isinstance(op, LeaseCheckpointRequest):
+                for lease_id, remaining in op.checkpoints:
+                    row = b.lease_checkpoint(lease_id, remaining)
+                    if row is not None:
+                        self.lease_granted.append((lease_id, row[0], remaining))
+                resp = AlarmResponse()  # no client waits for it
             else:
                 return (ApplyResult(req.id, None, 12, f"unknown request {type(op).__name__}"),
                         0, mine)
@@ -177,6 +210,7 @@ def main(ctx: StageContext) -> None:
     applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
     appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
     resultc = Sender(ctx.zmq, cfg.data_dir, "resultc")
+    appliedc.send(applier.all_leases())
     appliedc.send(Applied(applier.applied_index, store.current_revision()))
     max_batch = cfg.apply_max_batch_entries
 
@@ -191,6 +225,7 @@ def main(ctx: StageContext) -> None:
                     run = []
                 install_received_snapshot(ctx, store, cfg.data_dir, item.index)
                 applier.applied_index = store.applied_index()
+                appliedc.send(applier.all_leases())
                 applied = Applied(item.index, store.current_revision())
                 appliedc.send(applied)
                 resultc.send(applied, topic=BROADCAST_TOPIC)
@@ -209,6 +244,9 @@ def main(ctx: StageContext) -> None:
         # Report what raft handed us, not more: raft replays conf changes from the entries it
         # hands out, so it must not skip past ones we have not been given yet.
         last = max((b.entries[-1].index for b in batches if b.entries), default=0)
+        changes = applier.take_lease_changes()
+        if changes is not None:
+            appliedc.send(changes)
         applied = Applied(last or applier.applied_index, store.current_revision())
         appliedc.send(applied)
         resultc.send(applied, topic=BROADCAST_TOPIC)

@@ -218,6 +218,12 @@ class MvccStore(ReadApi):
         self._load_cached()
         return self._applied_index
 
+    def lease_rows(self) -> list[tuple[int, int, int]]:
+        """Every lease as (id, ttl, remaining ttl at its last checkpoint or 0)."""
+        with self._env.begin() as txn:
+            return [(i, *lease_store.get(txn, self._dbs, i))
+                    for i in lease_store.ids(txn, self._dbs)]
+
     def reader_check(self) -> int:
         """Free reader slots left by dead processes; returns how many."""
         return self._env.reader_check()
@@ -323,10 +329,12 @@ class Batch(ReadView):
             raise fresh(ErrLeaseExist)
         lease_store.put(self.tx, self.dbs, lease_id, ttl)
 
-    def lease_checkpoint(self, lease_id: int, remaining_ttl: int) -> None:
+    def lease_checkpoint(self, lease_id: int, remaining_ttl: int) -> tuple[int, int] | None:
+        """Record a remaining TTL; returns the lease's (ttl, old remaining), None if gone."""
         row = lease_store.get(self.tx, self.dbs, lease_id)
         if row is not None:
             lease_store.put(self.tx, self.dbs, lease_id, row[0], remaining_ttl)
+        return row
 
     def lease_revoke(self, lease_id: int) -> int:
         """Delete the lease and its keys (one revision if any); returns header.revision."""

@@ -17,6 +17,7 @@ import os
 import random
 import signal
 import time
+from typing import Callable
 
 import zmq
 
@@ -35,13 +36,18 @@ from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
-from petcd.stages.raft.core import Config, MemoryStorage, RawNode
+from petcd.common.lease import LeaseAnswer, LeaseAsk, LeaseChanges
+from petcd.stages.raft.core import Config, MemoryStorage, ProposalDropped, RawNode
+from .lessor import Lessor
+from .lease_router import LeaseRouter
 from .node import RaftNode
 
 STARTUP_TIMEOUT_S = 60.0
 
 
-def _wait_for(receiver: Receiver, kind: type, deadline: float) -> object:
+def _wait_for(receiver: Receiver, kind: type, deadline: float,
+              other: Callable[[object], None] = lambda v: None) -> object:
+    """The first `kind` on `receiver`; what comes before it goes to `other`."""
     poller = zmq.Poller()
     poller.register(receiver.socket, zmq.POLLIN)
     while time.monotonic() < deadline:
@@ -49,6 +55,7 @@ def _wait_for(receiver: Receiver, kind: type, deadline: float) -> object:
             for value in receiver.drain(1):
                 if isinstance(value, kind):
                     return value
+                other(value)
     raise TimeoutError(f"no {kind.__name__} on {receiver.pipe} within {STARTUP_TIMEOUT_S:.0f} s")
 
 
@@ -101,9 +108,13 @@ def main(ctx: StageContext) -> None:
     readc = Sender(z, d, "readc")
 
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    lessor = Lessor(revoke_rate_per_s=cfg.lease_revoke_rate,
+                    checkpoint_interval_s=cfg.lease_checkpoint_interval_ms / 1000.0)
     recovered = _wait_for(respc, Recovered, deadline)
-    applied = _wait_for(appliedc, Applied, deadline)
+    applied = _wait_for(appliedc, Applied, deadline, other=lambda v: isinstance(
+        v, LeaseChanges) and lessor.apply_changes(v, time.monotonic()))
     node = build_node(cfg, recovered, applied.index)
+    leases = LeaseRouter(node, lessor, sendc, readc, propose=lambda data: _propose(node, data))
     ctx.log.info("raft member %x starting at term %d, commit %d, applied %d",
                  node.node_id, node.rawnode.raft.term, node.rawnode.raft.log.committed,
                  applied.index)
@@ -115,7 +126,9 @@ def main(ctx: StageContext) -> None:
         node.propose(proposals)
         node.read_index([x for x in items if isinstance(x, ReadIndexRequest)])
         for x in items:
-            if isinstance(x, TransferLeadership):
+            if isinstance(x, LeaseAsk):
+                leases.ask(x, time.monotonic())
+            elif isinstance(x, TransferLeadership):
                 readc.send(TransferLeadershipStarted(x.ctx, _transfer(node, x.target)),
                            topic=worker_topic(x.worker))
 
@@ -127,6 +140,10 @@ def main(ctx: StageContext) -> None:
                 node.rawnode.report_unreachable(item.node_id)
             elif isinstance(item, SnapshotStatus):
                 node.rawnode.report_snapshot(item.node_id, item.failed)
+            elif isinstance(item, LeaseAsk):
+                leases.ask(item, time.monotonic(), forwarded=True)
+            elif isinstance(item, LeaseAnswer):
+                leases.answer(item)
 
     def on_respc() -> None:
         for item in respc.drain():
@@ -138,6 +155,8 @@ def main(ctx: StageContext) -> None:
         for item in appliedc.drain():
             if isinstance(item, Applied):
                 last = item
+            elif isinstance(item, LeaseChanges):
+                lessor.apply_changes(item, time.monotonic())
         if last is not None:
             node.applied_to(min(last.index, node.rawnode.raft.log.committed))
             snap = node.maybe_snapshot(cfg.snapshot_count, cfg.snapshot_catch_up_entries)
@@ -145,6 +164,7 @@ def main(ctx: StageContext) -> None:
                 appendc.send(SaveSnapshot(snap))
 
     def flush() -> None:
+        leases.follow_leadership(time.monotonic(), cfg.election_timeout / 1000.0)
         out = node.flush()
         for req in out.appends:
             appendc.send(req)
@@ -186,6 +206,7 @@ def main(ctx: StageContext) -> None:
     loop.on_readable(respc.socket, on_respc)
     loop.on_readable(appliedc.socket, on_appliedc)
     loop.every(cfg.heartbeat_interval / 1000.0, node.tick)
+    loop.every(cfg.heartbeat_interval / 1000.0, lambda: leases.expire(time.monotonic()))
     loop.after_turn(flush)
     # Republish the status now and then: an api worker that (re)subscribes late still learns
     # the term and leader for its headers.
@@ -197,6 +218,14 @@ def main(ctx: StageContext) -> None:
     flush()
     ctx.ready()
     loop.run()
+
+
+def _propose(node: RaftNode, data: bytes) -> bool:
+    try:
+        node.rawnode.propose_batch([data])
+    except ProposalDropped:
+        return False  # a transfer in progress, say: the lessor proposes it again later
+    return True
 
 
 def _transfer(node: RaftNode, target: int) -> str:

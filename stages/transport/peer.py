@@ -24,7 +24,8 @@ import zmq
 
 from petcd.common import codec
 from petcd.common.ids import initial_members, parse_initial_cluster
-from petcd.common.pipeline import PeerMessages, PeerUnreachable, SnapshotChunk
+from petcd.common.lease import LeaseAnswer, LeaseAsk
+from petcd.common.pipeline import Many, PeerMessages, PeerUnreachable, SnapshotChunk
 from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -32,6 +33,7 @@ from petcd.ipc.stage import StageContext
 from .snapshot import SnapshotReceiver, SnapshotSender
 
 _ID = struct.Struct(">Q")
+_FORWARDED = (LeaseAsk, LeaseAnswer)   # what raft sends to raft on other members, besides raft
 PEER_HWM = 10_000            # frames queued per peer before it counts as unreachable
 RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2_000
@@ -70,32 +72,43 @@ class Transport:
             d.connect(tcp_address(url))
             self.dealers[node_id] = d
 
-    def send(self, batches: list[PeerMessages]) -> tuple[set[int], list]:
+    def send(self, batches: list) -> tuple[set[int], list]:
         """Send one frame per peer; return the peers found unreachable and the MsgSnaps,
-        which the caller streams with their stores."""
+        which the caller streams with their stores. Besides raft's messages, `batches` may
+        hold lease questions and answers for the leader (anything with a `to`)."""
         by_peer: dict[int, list] = {}
+        extra: dict[int, list] = {}
         snapshots: list = []
         for batch in batches:
+            if not isinstance(batch, PeerMessages):
+                extra.setdefault(batch.to, []).append(batch)
+                continue
             for m in batch.messages:
                 if m.type == MessageType.SNAP:
                     snapshots.append(m)
                     continue
                 by_peer.setdefault(m.to, []).append(m)
         unreachable: set[int] = set()
-        for node_id, msgs in by_peer.items():
+        for node_id in by_peer.keys() | extra.keys():
             d = self.dealers.get(node_id)
             if d is None:
                 unreachable.add(node_id)
                 continue
+            items = extra.get(node_id, [])
+            if node_id in by_peer:
+                items.insert(0, PeerMessages(tuple(by_peer[node_id])))
             try:
-                d.send(codec.encode(PeerMessages(tuple(msgs))), zmq.NOBLOCK)
+                d.send(codec.encode(items[0] if len(items) == 1 else Many(tuple(items))),
+                       zmq.NOBLOCK)
             except zmq.Again:
                 unreachable.add(node_id)
         return unreachable, snapshots
 
-    def receive(self) -> tuple[list, list[SnapshotChunk]]:
+    def receive(self) -> tuple[list, list[SnapshotChunk], list]:
+        """Raft messages, snapshot chunks, and the rest (lease questions and answers)."""
         msgs: list = []
         chunks: list[SnapshotChunk] = []
+        others: list = []
         while True:
             try:
                 _, frame = self.router.recv_multipart(zmq.NOBLOCK)
@@ -107,11 +120,14 @@ class Transport:
                 batch = codec.decode(frame)
             except codec.CodecError:
                 continue  # garbage on the peer port never reaches raft
-            if isinstance(batch, PeerMessages):
-                msgs.extend(batch.messages)
-            elif isinstance(batch, SnapshotChunk):
-                chunks.append(batch)
-        return msgs, chunks
+            for item in batch.items if isinstance(batch, Many) else (batch,):
+                if isinstance(item, PeerMessages):
+                    msgs.extend(item.messages)
+                elif isinstance(item, SnapshotChunk):
+                    chunks.append(item)
+                elif isinstance(item, _FORWARDED):
+                    others.append(item)
+        return msgs, chunks, others
 
     def close(self) -> None:
         self.router.close(0)
@@ -142,7 +158,7 @@ def main(ctx: StageContext) -> None:
             snap_sender.start(m)
 
     def on_peer() -> None:
-        msgs, chunks = transport.receive()
+        msgs, chunks, others = transport.receive()
         for c in chunks:
             try:
                 m = snap_receiver.on_chunk(c)
@@ -154,6 +170,8 @@ def main(ctx: StageContext) -> None:
                 msgs.append(m)
         if msgs:
             recvc.send(PeerMessages(tuple(msgs)))
+        for item in others:
+            recvc.send(item)
 
 
     loop.on_readable(sendc.socket, on_sendc)
