@@ -158,7 +158,7 @@ class GatewayApp:
             return await request_stream(
                 receive, send, lease.LeaseKeepAliveRequest, self.leases.keep_alive,
                 max_value_bytes=self.max_body_bytes, end_on_eof=True,
-                headers=_CORS_HEADERS + _JSON_HEADERS[:1])
+                headers=_CORS_HEADERS + _JSON_HEADERS)
         handler = self.routes.get(route)
         if handler is None:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")

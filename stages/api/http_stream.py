@@ -57,11 +57,7 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
             except GoJSONError as e:
                 if first:
                     status, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, str(e)))
-                    await send({"type": "http.response.start", "status": 500,
-                                "headers": headers + [
-                                    (b"content-length", str(len(body)).encode())]})
-                    await send({"type": "http.response.body", "body": body})
-                    return
+                    return await _plain_error(send, headers, body)
                 reading = False       # the gateway stops reading; answers so far stand
                 break
             if span is None:
@@ -72,11 +68,7 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
             except EtcdError as e:
                 if first:
                     status, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, e.message))
-                    await send({"type": "http.response.start", "status": 500,
-                                "headers": headers + [
-                                    (b"content-length", str(len(body)).encode())]})
-                    await send({"type": "http.response.body", "body": body})
-                    return
+                    return await _plain_error(send, headers, body)
                 reading = False
                 break
             first = False
@@ -107,3 +99,11 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
                     pass
                 return
     await write(b"", more=False)
+
+
+async def _plain_error(send, headers: list, body: bytes) -> None:
+    # The stream never started: a unary-style answer, without the gRPC metadata header.
+    plain = [h for h in headers if h[0] != b"grpc-metadata-content-type"]
+    await send({"type": "http.response.start", "status": 500,
+                "headers": plain + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

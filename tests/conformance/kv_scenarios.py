@@ -184,6 +184,28 @@ SCENARIOS: list[dict] = [
       put("foo", "baz", lease=1000, ignore_lease=True), put("missing", "x", ignore_lease=True),
       put("foo", "qux"), rng("foo"), put("foo", "q", lease="12345", ignore_value=True)),
 
+    S("leases", "Lease service: grant (min TTL, explicit and negative ids, duplicate, too large, "
+      "JSON names), time-to-live with keys and for unknown leases, keep-alive streams, the "
+      "list, revoke deleting attached keys in one revision, and the /v3/kv/lease aliases.",
+      grant(1000, 60), grant(1000, 60), grant(7, 0), grant(8, 1), grant(-5, 30),
+      post("/v3/lease/grant", {"TTL": 9000000001, "ID": 9}),
+      post("/v3/lease/grant", {"ttl": 30, "id": 11, "TTL": 45, "ID": "12"}),
+      post("/v3/lease/grant", '{"TTL":"x"}'),
+      put("a", "1", lease=1000), put("b", "2", lease=1000), put("c", "3", lease=7),
+      post("/v3/lease/timetolive", {"ID": "1000", "keys": True}),
+      post("/v3/kv/lease/timetolive", {"ID": 1000}),
+      post("/v3/lease/timetolive", {"ID": "424242", "keys": True}),
+      raw("/v3/lease/keepalive", '{"ID":"1000"}{"ID":"5"}\n{"ID":12}'),
+      raw("/v3/lease/keepalive", '{"ID":"1000"} {"ID":'),
+      raw("/v3/lease/keepalive", '{"ID":true}'),
+      post("/v3/lease/revoke", {"ID": 1000}), rng("a", "c"),
+      post("/v3/kv/lease/revoke", {"ID": "1000"}), post("/v3/kv/lease/revoke", {"ID": -5}),
+      post("/v3/lease/revoke", {"ID": 7}), post("/v3/lease/revoke", {"ID": 8}),
+      post("/v3/lease/revoke", {"ID": 12}),
+      post("/v3/lease/leases", {}), post("/v3/kv/lease/leases", ""),
+      grant(42, 600), post("/v3/lease/leases", {}),
+      post("/v3/lease/timetolive", {"ID": 42}), post("/v3/lease/revoke", {})),
+
     S("range_shapes", "Single key, prefix, from-key, all keys, inverted range, keys_only, count_only, limit.",
       put("a", "1"), put("a1", "2"), put("a2", "3"), put("b", "4"), put("c", "5"),
       put(b"\xff", "6"),

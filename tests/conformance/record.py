@@ -186,11 +186,22 @@ def _record_step(etcd: Etcd, req: dict) -> dict:
             continue
         hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
     out: dict = {"status": status, "headers": _normalize(hdrs, etcd)}
-    try:
-        out["json"] = _normalize(json.loads(data), etcd)
-    except ValueError:
-        out["text"] = _normalize(data.decode("utf-8", "replace"), etcd)
+    out.update(parse_body(data, lambda v: _normalize(v, etcd)))
     return out
+
+
+def parse_body(data: bytes, normalize) -> dict:
+    """{"lines": [...]} for a stream (newline-terminated JSON values), {"json": ...} for a
+    unary JSON answer, else {"text": ...}; values pass through `normalize`."""
+    if data.endswith(b"\n"):
+        try:
+            return {"lines": [normalize(json.loads(line)) for line in data.splitlines()]}
+        except ValueError:
+            pass
+    try:
+        return {"json": normalize(json.loads(data))}
+    except ValueError:
+        return {"text": normalize(data.decode("utf-8", "replace"))}
 
 
 def record_scenario(binary: str, scenario: dict) -> dict:
