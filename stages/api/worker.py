@@ -199,7 +199,8 @@ class Worker:
                    for s, sock in zip(servers, listeners)]
         first = self.worker == 1  # the ZeroMQ listener, compactor and publish: one per member
         front = ZmqFrontEnd(self.service, self.status, self.members,
-                            max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024)
+                            max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024,
+                            leases=self.leases)
         if first:
             front.bind(self.ctx.zmq, self.cfg.listen_client_zmq_urls)
         front.start()

@@ -13,7 +13,7 @@ import logging
 
 import zmq
 
-from petcd.common import cluster, kv
+from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
 from . import native
 
@@ -23,17 +23,27 @@ METHODS = {
     "Range": kv.RangeRequest, "Put": kv.PutRequest, "DeleteRange": kv.DeleteRangeRequest,
     "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest, "Alarm": cluster.AlarmRequest,
     "MoveLeader": cluster.MoveLeaderRequest,
+    "LeaseGrant": lease.LeaseGrantRequest, "LeaseRevoke": lease.LeaseRevokeRequest,
+    "LeaseKeepAlive": lease.LeaseKeepAliveRequest,
+    "LeaseTimeToLive": lease.LeaseTimeToLiveRequest, "LeaseLeases": lease.LeaseLeasesRequest,
 }
 
 
 class ZmqFrontEnd:
-    def __init__(self, service, status, members, max_frame_bytes: int) -> None:
+    def __init__(self, service, status, members, max_frame_bytes: int, leases=None) -> None:
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
             "Status": lambda _: status(), "MemberList": lambda _: members(),
             "Alarm": service.alarm, "MoveLeader": service.move_leader,
         }
+        if leases is not None:
+            # Keep-alive is unary here: a client renews by sending it again (no stream needed
+            # on a connection that already multiplexes requests).
+            self.handlers.update({
+                "LeaseGrant": leases.grant, "LeaseRevoke": leases.revoke,
+                "LeaseKeepAlive": leases.keep_alive, "LeaseTimeToLive": leases.time_to_live,
+                "LeaseLeases": leases.leases})
         self.max_frame_bytes = max_frame_bytes
         self.sockets: list[zmq.Socket] = []
         self._tasks: set[asyncio.Task] = set()

@@ -63,3 +63,17 @@ def test_garbage_frames_get_an_error_and_the_listener_keeps_serving(zsock):
     r = call(zsock, 9, "Nope", {})
     assert r["error"]["code"] == 12
     assert "response" in call(zsock, 10, "Put", {"key": b"ok", "value": b"1"})
+
+
+def test_leases_over_zmq(zsock):
+    assert call(zsock, 1, "LeaseGrant", {"ttl": 30, "id": 12})["response"]["id"] == 12
+    assert "error" not in call(zsock, 2, "Put", {"key": b"l", "value": b"v", "lease": 12})
+    r = call(zsock, 3, "LeaseKeepAlive", {"id": 12})["response"]
+    assert (r["id"], r["ttl"]) == (12, 30)
+    r = call(zsock, 4, "LeaseTimeToLive", {"id": 12, "keys": True})["response"]
+    assert r["granted_ttl"] == 30 and r["keys"] == [b"l"] and 25 <= r["ttl"] <= 30
+    assert call(zsock, 5, "LeaseLeases", {})["response"]["leases"] == [{"id": 12}]
+    assert "error" not in call(zsock, 6, "LeaseRevoke", {"id": 12})
+    assert call(zsock, 7, "LeaseRevoke", {"id": 12})["error"] == {
+        "code": 5, "message": "etcdserver: requested lease not found"}
+    assert "kvs" not in call(zsock, 8, "Range", {"key": b"l"})["response"]
