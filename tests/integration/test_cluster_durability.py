@@ -60,7 +60,9 @@ def wait_converged(members, timeout_s: float = 30):
         time.sleep(0.2)
 
 
-def test_kill_9_the_leader_under_load(start_cluster):
+@pytest.mark.parametrize("victim", ["member", "api", "raft", "wal", "transport", "apply"])
+def test_kill_9_the_leader_under_load(start_cluster, victim):
+    """kill -9 the whole leader, or one of its stage processes (the member then stops)."""
     members = start_cluster(3, extra_args=("--heartbeat-interval", "50",
                                            "--election-timeout", "500"))
     load = Load(members)
@@ -68,7 +70,13 @@ def test_kill_9_the_leader_under_load(start_cluster):
     while len(load.acked) < 30:
         time.sleep(0.05)
     lead = wait_for_leader(members)
-    for pid in list(lead.stage_pids().values()) + [lead.proc.pid]:
+    stages = lead.stage_pids()
+    if victim == "member":
+        victims = list(stages.values()) + [lead.proc.pid]
+    else:
+        victims = [pid for name, pid in stages.items() if name.split("-")[0] == victim][:1]
+    assert victims, stages
+    for pid in victims:
         os.kill(pid, signal.SIGKILL)
     acked_at_kill = len(load.acked)
     deadline = time.monotonic() + 30
