@@ -109,8 +109,9 @@ def endpoint_health(ctx, cluster):
                     for r in results))
     else:
         for r in results:
+            # etcdctl 3.4 writes these lines to stderr, healthy or not
             if r["health"]:
-                out(f"{r['endpoint']} is healthy: successfully committed proposal: "
+                sys.stderr.write(f"{r['endpoint']} is healthy: successfully committed proposal: "
                     f"took = {r['took']}\n")
             else:
                 sys.stderr.write(f"{r['endpoint']} is unhealthy: failed to commit proposal: "

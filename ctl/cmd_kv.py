@@ -37,11 +37,10 @@ def _print(ctx, resp, simple, fields, json_doc=None) -> None:
 @click.option("--limit", default=0, type=int)
 @click.option("--rev", default=0, type=int)
 @click.option("--keys-only", **BOOL)
-@click.option("--count-only", **BOOL)
 @click.option("--print-value-only", **BOOL)
 @click.pass_obj
 def get(ctx, args, consistency, order, sort_by, prefix, from_key, limit, rev, keys_only,
-        count_only, print_value_only):
+        print_value_only):
     """Gets the key or a range of keys"""
     if not 1 <= len(args) <= 2:
         raise CtlExit(EXIT_BAD_ARGS, "get command needs one argument as key and an optional "
@@ -50,27 +49,26 @@ def get(ctx, args, consistency, order, sort_by, prefix, from_key, limit, rev, ke
         raise CtlExit(EXIT_BAD_ARGS, "`--prefix` and `--from-key` cannot be set at the same "
                                      "time, choose one")
     if (prefix or from_key) and len(args) > 1:
-        flag = "--prefix" if prefix else "--from-key"
-        raise CtlExit(EXIT_BAD_ARGS, f"too many arguments, only accept one argument when "
-                                     f"`{flag}` is set.")
+        raise CtlExit(EXIT_BAD_ARGS, "too many arguments, only accept one argument when "
+                                     "`--prefix` or `--from-key` is set")
     if consistency not in ("l", "s"):
         raise CtlExit(EXIT_BAD_ARGS, f"unknown consistency flag {d.go_quote(consistency)}")
     so = SortOrder.NONE
     if order:
         if order.upper() not in ("ASCEND", "DESCEND"):
-            raise CtlExit(EXIT_BAD_ARGS, f"bad ordering {d.go_quote(order)}")
+            raise CtlExit(4, f"bad sort order {order}")
         so = SortOrder[order.upper()]
     st = SortTarget.KEY
     if sort_by:
         if sort_by.upper() not in SORT_TARGETS:
-            raise CtlExit(EXIT_BAD_ARGS, f"bad sort target {d.go_quote(sort_by)}")
+            raise CtlExit(4, f"bad sort target {sort_by}")
         st = SORT_TARGETS[sort_by.upper()]
     if ctx.write_out == "table":
         raise CtlExit(4, "table not supported as output format")
     resp = ctx.client().get(args[0], args[1] if len(args) > 1 else None, prefix=prefix,
                             from_key=from_key, limit=limit, revision=rev, sort_order=so,
                             sort_target=st, serializable=consistency == "s",
-                            keys_only=keys_only, count_only=count_only)
+                            keys_only=keys_only)
     _print(ctx, resp, lambda: d.simple_get(resp, ctx.hex, print_value_only),
            lambda: d.fields_get(resp))
 
@@ -90,7 +88,7 @@ def put(ctx, args, lease, prev_kv, ignore_value, ignore_lease):
     key = args[0]
     if ignore_value and len(args) > 1:
         raise CtlExit(EXIT_BAD_ARGS, "put command needs only 1 argument when "
-                                     "'--ignore-value' is set")
+                                     "'ignore-value' is set")
     if len(args) > 2:
         raise CtlExit(EXIT_BAD_ARGS, "put command needs 1 argument and input from stdin or 2 "
                                      "arguments")
@@ -106,7 +104,9 @@ def put(ctx, args, lease, prev_kv, ignore_value, ignore_lease):
     try:
         lease_id = int(lease, 16)
     except ValueError:
-        raise CtlExit(EXIT_BAD_ARGS, f"bad lease ID ({lease!r}), expecting ID in Hex") from None
+        raise CtlExit(EXIT_BAD_ARGS, f"bad lease ID (strconv.ParseInt: parsing "
+                                     f"{d.go_quote(lease)}: invalid syntax), expecting ID "
+                                     "in Hex") from None
     if ctx.write_out == "table":
         raise CtlExit(4, "table not supported as output format")
     resp = ctx.client().put(key, value, lease=lease_id, prev_kv=prev_kv,
@@ -170,7 +170,7 @@ def compaction(ctx, args, physical):
     try:
         rev = int(args[0])
     except ValueError:
-        raise CtlExit(EXIT_BAD_ARGS, f'strconv.ParseInt: parsing {d.go_quote(args[0])}: '
-                                     'invalid syntax') from None
+        raise CtlExit(1, f'strconv.ParseInt: parsing {d.go_quote(args[0])}: '
+                         'invalid syntax') from None
     ctx.client().compact(rev, physical=physical)
     out(f"compacted revision {rev}\n")

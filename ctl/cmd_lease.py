@@ -6,6 +6,8 @@ import threading
 
 import click
 
+from petcd.client import errors
+
 from . import display as d
 from .cli import EXIT_BAD_ARGS, EXIT_ERROR, CtlExit, ctl, out
 
@@ -41,7 +43,9 @@ def lease():
 @click.pass_obj
 def grant(ctx, args):
     """Creates leases"""
-    text = _one_arg(args, "lease grant")
+    if len(args) != 1:
+        raise CtlExit(EXIT_BAD_ARGS, "lease grant command needs TTL argument")
+    text = args[0]
     try:
         ttl = int(text)
     except ValueError:
@@ -62,7 +66,10 @@ def grant(ctx, args):
 def revoke(ctx, args):
     """Revokes leases"""
     lid = _lease_id(_one_arg(args, "lease revoke"))
-    r = ctx.client().lease_revoke(lid)
+    try:
+        r = ctx.client().lease_revoke(lid)
+    except errors.ClientError as e:
+        raise CtlExit(EXIT_ERROR, f"failed to revoke lease ({e.message})") from None
     w = ctx.write_out
     if w == "json":
         out(d.to_json(_flat_json(r, {})) + "\n")
@@ -82,8 +89,9 @@ def timetolive(ctx, args, keys):
     r = ctx.client().lease_time_to_live(lid, keys=keys)
     w = ctx.write_out
     if w == "json":
-        doc = _flat_json(r, {"ID": r.id, "TTL": r.ttl, "GrantedTTL": r.granted_ttl,
-                             "Keys": [d.text(k) for k in r.keys] if r.keys else None})
+        # clientv3.LeaseTimeToLiveResponse has its own json tags
+        doc = _flat_json(r, {"id": r.id, "ttl": r.ttl, "granted-ttl": r.granted_ttl,
+                             "keys": [d.text(k) for k in r.keys] if r.keys else None})
         out(d.to_json(doc) + "\n")
     elif w == "fields":
         out(d.fields_hdr(r.header) + f'"ID" : {r.id}\n"TTL" : {r.ttl}\n'
@@ -133,7 +141,8 @@ def keep_alive(ctx, args, once):
     if once:
         r = c.lease_keep_alive_once(lid)
         if r.ttl <= 0:
-            raise CtlExit(EXIT_ERROR, "etcdserver: requested lease not found")
+            # etcdctl exits with ExitBadConnection here
+            raise CtlExit(2, "etcdserver: requested lease not found")
         show(r)
         return
     stop = threading.Event()
