@@ -1,0 +1,162 @@
+"""The asyncio client: the same calls as client.Client, awaited.
+
+Theory of operation: over `tcp://` endpoints calls go straight to petcd's native protocol on
+a zmq.asyncio DEALER socket, with any number in flight on one connection (answers are matched
+to futures by id), which is what the load bench uses. Over HTTP the synchronous transport runs
+in worker threads (asyncio.to_thread); so do the streams (`watch` gives an async iterator fed
+by the sync Watch's thread). Request building is shared with Client: each helper (get, put,
+txn, lease_grant ...) is Client's own method run against a builder whose `call` hands back the
+(method, request) instead of sending, so the two clients cannot drift apart.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import msgpack
+
+from . import convert, errors
+from .client import DEFAULT_DIAL_TIMEOUT_S, DEFAULT_TIMEOUT_S, Client
+from .endpoints import parse_list
+from .retry import RetryPolicy
+from .rpc import RPCS
+
+_UNARY_HELPERS = frozenset({
+    "get", "get_prefix", "range", "put", "delete", "delete_prefix", "txn", "compact", "status",
+    "members", "alarms", "alarm_disarm", "hash_kv", "move_leader", "defragment", "lease_grant",
+    "lease_revoke", "lease_time_to_live", "leases"})
+
+
+class _Built(Exception):
+    def __init__(self, method, request, timeout_s):
+        self.method, self.request, self.timeout_s = method, request, timeout_s
+
+
+class _Builder(Client):
+    def __init__(self) -> None:  # no transports: it only builds requests
+        pass
+
+    def call(self, method, request, timeout_s=None):
+        raise _Built(method, request, timeout_s)
+
+
+class AsyncZmqTransport:
+    def __init__(self, endpoint) -> None:
+        import zmq
+        import zmq.asyncio
+        self.endpoint = endpoint
+        self.ctx = zmq.asyncio.Context.instance()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(f"tcp://{endpoint.host}:{endpoint.port}")
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._reader: asyncio.Task | None = None
+
+    async def _read(self) -> None:
+        while True:
+            frame = await self.sock.recv()
+            ans = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+            fut = self._waiting.pop(ans.get("id"), None)
+            if fut is not None and not fut.done():
+                fut.set_result(ans)
+
+    async def call(self, method: str, request: object, timeout_s: float) -> object:
+        if self._reader is None:
+            self._reader = asyncio.ensure_future(self._read())
+        rpc = RPCS[method]
+        rid = next(self._ids)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        await self.sock.send(msgpack.packb({"id": rid, "method": method,
+                                            "request": convert.dump(request, "native")},
+                                           use_bin_type=True))
+        try:
+            ans = await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            self._waiting.pop(rid, None)
+            raise errors.DeadlineExceeded("context deadline exceeded") from None
+        err = errors.from_answer(ans)
+        if err is not None:
+            raise err
+        return convert.load(rpc.response, ans.get("response", {}))
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        self.sock.close(0)
+
+
+class AsyncClient:
+    def __init__(self, endpoints="127.0.0.1:2379", *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        self.endpoints = parse_list(endpoints)
+        self.timeout_s = timeout_s
+        self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
+                           retry=retry)
+        self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
+                        if all(ep.scheme == "tcp" for ep in self.endpoints) else None)
+        self._current = 0
+        self._builder = _Builder()
+
+    async def call(self, method: str, request: object, timeout_s: float | None = None):
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        if self._native is None:
+            return await asyncio.to_thread(self.sync.call, method, request, timeout_s)
+        return await self._native[self._current].call(method, request, timeout_s)
+
+    def __getattr__(self, name: str):
+        if name in _UNARY_HELPERS:
+            helper = getattr(self._builder, name)
+
+            async def run(*args, **kwargs):
+                try:
+                    helper(*args, **kwargs)
+                except _Built as b:
+                    return await self.call(b.method, b.request, b.timeout_s)
+                raise AssertionError(f"{name} built no request")
+            run.__name__ = name
+            return run
+        raise AttributeError(name)
+
+    async def get_value(self, key, **kw):
+        r = await self.get(key, **kw)
+        return r.kvs[0].value if r.kvs else None
+
+    async def version(self) -> dict:
+        return await asyncio.to_thread(self.sync.version)
+
+    async def lease_keep_alive_once(self, lease_id: int):
+        return await asyncio.to_thread(self.sync.lease_keep_alive_once, lease_id)
+
+    def keep_alive(self, lease_id: int, **kw):
+        return self.sync.keep_alive(lease_id, **kw)  # a thread: fine to enter from async code
+
+    async def watch(self, key, range_end=None, **kw):
+        """An async iterator of WatchResponses (a sync Watch on a thread underneath)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        w = self.sync.watch(key, range_end, **kw)
+        w.start_callback(lambda r: loop.call_soon_threadsafe(queue.put_nowait, r),
+                         on_error=lambda e: loop.call_soon_threadsafe(queue.put_nowait, e))
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            await asyncio.to_thread(w.cancel)
+
+    async def close(self) -> None:
+        if self._native is not None:
+            for t in self._native:
+                t.close()
+        self.sync.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

@@ -1,0 +1,69 @@
+"""The table of RPCs the client calls: name -> gateway path, request type, response type.
+
+The names are the native protocol's method names (stages/api/zmq_api.py), which are etcd's
+gRPC method names; the paths are etcd 3.4's gateway routes under /v3/ (reference/etcd-api.md
+section 1). `hashkv` is the path etcd 3.5.10+ added (3.4's gateway runs Hash on /hash).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from petcd.common import cluster, kv
+from . import messages as m
+
+
+@dataclass(frozen=True, slots=True)
+class Rpc:
+    name: str
+    path: str
+    request: type
+    response: type
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DefragmentRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DefragmentResponse:
+    header: kv.ResponseHeader | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResponse:
+    header: kv.ResponseHeader | None = None
+    remaining_bytes: int = 0
+    blob: bytes = b""
+
+
+RPCS: dict[str, Rpc] = {r.name: r for r in (
+    Rpc("Range", "kv/range", kv.RangeRequest, kv.RangeResponse),
+    Rpc("Put", "kv/put", kv.PutRequest, kv.PutResponse),
+    Rpc("DeleteRange", "kv/deleterange", kv.DeleteRangeRequest, kv.DeleteRangeResponse),
+    Rpc("Txn", "kv/txn", kv.TxnRequest, kv.TxnResponse),
+    Rpc("Compact", "kv/compaction", kv.CompactionRequest, kv.CompactionResponse),
+    Rpc("Status", "maintenance/status", cluster.StatusRequest, cluster.StatusResponse),
+    Rpc("Alarm", "maintenance/alarm", cluster.AlarmRequest, cluster.AlarmResponse),
+    Rpc("HashKV", "maintenance/hashkv", cluster.HashKVRequest, cluster.HashKVResponse),
+    Rpc("MoveLeader", "maintenance/transfer-leadership", cluster.MoveLeaderRequest,
+        cluster.MoveLeaderResponse),
+    Rpc("Defragment", "maintenance/defragment", DefragmentRequest, DefragmentResponse),
+    Rpc("Snapshot", "maintenance/snapshot", SnapshotRequest, SnapshotResponse, stream=True),
+    Rpc("MemberList", "cluster/member/list", cluster.MemberListRequest,
+        cluster.MemberListResponse),
+    Rpc("LeaseGrant", "lease/grant", m.LeaseGrantRequest, m.LeaseGrantResponse),
+    Rpc("LeaseRevoke", "lease/revoke", m.LeaseRevokeRequest, m.LeaseRevokeResponse),
+    Rpc("LeaseTimeToLive", "lease/timetolive", m.LeaseTimeToLiveRequest,
+        m.LeaseTimeToLiveResponse),
+    Rpc("LeaseLeases", "lease/leases", m.LeaseLeasesRequest, m.LeaseLeasesResponse),
+    Rpc("LeaseKeepAlive", "lease/keepalive", m.LeaseKeepAliveRequest,
+        m.LeaseKeepAliveResponse, stream=True),
+    Rpc("Watch", "watch", m.WatchRequest, m.WatchResponse, stream=True),
+)}

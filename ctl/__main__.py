@@ -1,0 +1,3 @@
+from petcd.ctl.cli import entry
+
+entry()

@@ -1,0 +1,193 @@
+"""The `petcdctl` root command: etcdctl 3.4's global flags, environment, errors, exit codes.
+
+Theory of operation: click parses; everything etcdctl users rely on is kept:
+- global flags may come anywhere on the line (cobra's persistent flags); they are moved in
+  front of the command before click sees them;
+- every global flag also reads `PETCDCTL_<FLAG>` and then `ETCDCTL_<FLAG>` (e.g.
+  PETCDCTL_ENDPOINTS, ETCDCTL_WRITE_OUT); ETCDCTL_API is accepted and ignored (always 3);
+- an error is one line, `Error: <message>` on stderr, and etcdctl's exit code
+  (ExitError 1, ExitBadConnection 2, ExitInvalidInput 3, ExitBadFeature 4, ExitInterrupted 5,
+  ExitIO 6, ExitBadArgs 128); never a traceback.
+The client is made on first use, so argument errors never wait on a connection.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from petcd.client import Client, errors
+from . import display
+
+EXIT_ERROR, EXIT_BAD_CONNECTION, EXIT_INVALID_INPUT, EXIT_BAD_FEATURE = 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_IO, EXIT_BAD_ARGS = 5, 6, 128
+
+
+class CtlExit(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+# name -> (takes a value, default)
+GLOBAL_FLAGS = {
+    "endpoints": (True, "127.0.0.1:2379"), "dial-timeout": (True, "2s"),
+    "command-timeout": (True, "5s"), "keepalive-time": (True, "2s"),
+    "keepalive-timeout": (True, "6s"), "write-out": (True, "simple"), "user": (True, ""),
+    "password": (True, ""), "cacert": (True, ""), "cert": (True, ""), "key": (True, ""),
+    "discovery-srv": (True, ""), "discovery-srv-name": (True, ""), "hex": (False, False),
+    "debug": (False, False), "insecure-transport": (False, True),
+    "insecure-skip-tls-verify": (False, False), "insecure-discovery": (False, True),
+}
+SHORT = {"-w": "--write-out", "-d": "--discovery-srv"}
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move global flags (and their values) in front of the command, keeping the order of
+    everything else; `--` ends flag processing, as in cobra."""
+    front, rest = [], []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest.extend(argv[i:])
+            break
+        name, eq, _ = a.partition("=")
+        name = SHORT.get(name, name)
+        flag = GLOBAL_FLAGS.get(name[2:]) if name.startswith("--") else None
+        if flag is not None:
+            takes_value = flag[0]
+            front.append(name + (a[len(a.partition("=")[0]):] if eq else ""))
+            if takes_value and not eq and i + 1 < len(argv):
+                front.append(argv[i + 1])
+                i += 1
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
+def parse_duration_s(text: str) -> float:
+    """A Go duration ("2s", "500ms", "1m30s") in seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    s, total, num = text.strip(), 0.0, ""
+    i = 0
+    if not s:
+        raise ValueError("empty duration")
+    while i < len(s):
+        if s[i].isdigit() or s[i] == ".":
+            num += s[i]
+            i += 1
+            continue
+        for u in ("ns", "us", "µs", "ms", "s", "m", "h"):
+            if s.startswith(u, i) and num:
+                total += float(num) * units[u]
+                num, i = "", i + len(u)
+                break
+        else:
+            raise ValueError(f"time: invalid duration {text!r}")
+    if num:
+        if total == 0 and float(num) == 0:
+            return 0.0
+        raise ValueError(f"time: missing unit in duration {text!r}")
+    return total
+
+
+class Ctx:
+    def __init__(self, opts: dict) -> None:
+        self.opts = opts
+        self.write_out = opts["write_out"]
+        if self.write_out not in display.FORMATS:
+            raise CtlExit(EXIT_BAD_FEATURE, f"unknown output format {self.write_out!r}")
+        self.hex = opts["hex"]
+        try:
+            self.dial_timeout_s = parse_duration_s(opts["dial_timeout"])
+            self.command_timeout_s = parse_duration_s(opts["command_timeout"])
+        except ValueError as e:
+            raise CtlExit(EXIT_BAD_ARGS, str(e)) from None
+        self.endpoints = [e for e in opts["endpoints"].split(",") if e]
+        self._client: Client | None = None
+
+    def client(self, endpoints: list[str] | None = None) -> Client:
+        if endpoints is not None:
+            return Client(endpoints, timeout_s=self.command_timeout_s,
+                          dial_timeout_s=self.dial_timeout_s)
+        if self._client is None:
+            self._client = Client(self.endpoints, timeout_s=self.command_timeout_s,
+                                  dial_timeout_s=self.dial_timeout_s)
+        return self._client
+
+    def need_format(self, *allowed: str) -> None:
+        if self.write_out not in allowed:
+            raise CtlExit(EXIT_BAD_FEATURE, f"{self.write_out} not supported as output format")
+
+
+def out(s: str) -> None:
+    sys.stdout.write(s)
+    sys.stdout.flush()
+
+
+def global_options(f):
+    for name, (takes_value, default) in reversed(list(GLOBAL_FLAGS.items())):
+        env = [f"PETCDCTL_{name.upper().replace('-', '_')}",
+               f"ETCDCTL_{name.upper().replace('-', '_')}"]
+        decls = [f"--{name}"] + (["-w"] if name == "write-out" else []) + \
+            (["-d"] if name == "discovery-srv" else [])
+        if takes_value:
+            f = click.option(*decls, default=default, envvar=env, show_default=True)(f)
+        else:
+            f = click.option(*decls, is_flag=True, default=default, envvar=env)(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.pass_context
+def ctl(ctx: click.Context, **opts) -> None:
+    """A simple command line client for petcd (etcdctl 3.4's commands)."""
+    ctx.obj = Ctx(opts)
+
+
+def _load_commands() -> None:
+    from . import cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease, cmd_watch, cmd_check  # noqa
+
+
+def run(argv: list[str]) -> int:
+    _load_commands()
+    try:
+        ctl.main(hoist_global_flags(argv), prog_name="petcdctl", standalone_mode=False)
+        return 0
+    except CtlExit as e:
+        sys.stderr.write(f"Error: {e.message}\n")
+        return e.code
+    except errors.ClientError as e:
+        sys.stderr.write(f"Error: {e.message}\n")
+        return EXIT_ERROR
+    except click.exceptions.NoSuchOption as e:
+        sys.stderr.write(f"Error: unknown flag: {e.option_name}\n")
+        return EXIT_ERROR
+    except click.exceptions.BadParameter as e:
+        sys.stderr.write(f"Error: invalid argument {e.format_message()}\n")
+        return EXIT_ERROR
+    except click.exceptions.UsageError as e:
+        msg = e.format_message()
+        if msg.startswith("No such command"):
+            name = msg.split("'")[1] if "'" in msg else msg
+            msg = f'unknown command "{name}" for "petcdctl"'
+        sys.stderr.write(f"Error: {msg}\n")
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_IO
+    except OSError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return EXIT_IO
+
+
+def entry() -> None:
+    os.environ.pop("PETCDCTL_API", None)
+    sys.exit(run(sys.argv[1:]))

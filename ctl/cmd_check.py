@@ -1,0 +1,1 @@
+from .cli import ctl  # noqa: F401  (check perf comes later)
