@@ -7,7 +7,8 @@ out earlier are dropped on the way). ZeroMQ connects in the background and never
 refused connection, so a call first waits up to the dial timeout for the socket to be writable
 (zmq.IMMEDIATE makes that mean "connected"); not writable is `Unreachable` with nothing sent.
 No answer in time is `DeadlineExceeded`, and the socket is replaced so a late answer cannot
-be mistaken for a later call's. Streams (watch, keep-alive) are not in the native protocol yet.
+be mistaken for a later call's. Keep-alive is unary in the native protocol (one call per
+renewal), so its "stream" is the answers to its requests; watch is not in it yet.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class ZmqTransport:
 
     def call(self, method: str, request: object, timeout_s: float) -> object:
         rpc = RPCS[method]
-        if rpc.stream:
+        if rpc.stream and method not in _UNARY_HERE:
             raise errors.Unimplemented(f"{method} is not in the native protocol yet; "
                                        "use an http:// endpoint")
         rid = next(self._ids)
@@ -87,9 +88,28 @@ class ZmqTransport:
         raise errors.Unimplemented(f"{path} is HTTP only; use an http:// endpoint")
 
     def stream(self, method: str, requests: list, timeout_s: float | None):
+        if method in _UNARY_HERE:
+            return _Answers(self.call(method, r, timeout_s or 5.0) for r in requests)
         raise errors.Unimplemented(f"{method} streams are not in the native protocol yet; "
                                    "use an http:// endpoint")
 
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+# Streams over HTTP that the native protocol serves as one call per request.
+_UNARY_HERE = {"LeaseKeepAlive"}
+
+
+class _Answers:
+    """A finished "stream": the answers of unary calls, iterated lazily."""
+
+    def __init__(self, answers) -> None:
+        self._answers = iter(answers)
+
+    def __iter__(self):
+        return self._answers
+
+    def close(self) -> None:
+        pass

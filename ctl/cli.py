@@ -150,7 +150,7 @@ def ctl(ctx: click.Context, **opts) -> None:
 
 
 def _load_commands() -> None:
-    from . import cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease, cmd_watch, cmd_check  # noqa
+    from . import cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease, cmd_watch  # noqa: F401
 
 
 def run(argv: list[str]) -> int:

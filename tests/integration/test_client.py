@@ -68,3 +68,16 @@ def test_async_client_many_in_flight_over_native(petcd_member):
             r = await c.get("k", prefix=True, count_only=True)
             return r.count
     assert asyncio.run(main()) == 100
+
+
+def test_leases_over_both_protocols(petcd_member):
+    from petcd.client import Client
+    for url in (petcd_member.zmq_endpoint, petcd_member.http_endpoint):
+        c = Client(url)
+        grant = c.lease_grant(30)
+        assert grant.ttl == 30 and grant.id > 0
+        assert c.lease_keep_alive_once(grant.id).ttl == 30
+        ttl = c.lease_time_to_live(grant.id)
+        assert ttl.granted_ttl == 30 and 25 <= ttl.ttl <= 30
+        c.lease_revoke(grant.id)
+        assert c.lease_time_to_live(grant.id).ttl == -1

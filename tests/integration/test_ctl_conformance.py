@@ -18,8 +18,8 @@ from tests.conformance.record_ctl import (DEFAULT_OUT, normalize, normalize_tabl
 pytestmark = pytest.mark.integration
 
 RECORDED = json.loads(DEFAULT_OUT.read_text())
-# petcd serves no Lease service yet (being built on main).
-UNSUPPORTED = {"lease"}
+# Scenarios petcd cannot serve yet.
+UNSUPPORTED: set[str] = set()
 # (scenario, step index) -> why stdout may differ; the exit code and error still must match
 KNOWN_STDOUT = {("kv_errors", 7): "etcdctl prints its usage text after an unknown flag",
                 ("kv_basic", 15): "etcdctl 3.4 has no --count-only: usage text"}

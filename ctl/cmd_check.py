@@ -1,1 +1,0 @@
-from .cli import ctl  # noqa: F401  (check perf comes later)
