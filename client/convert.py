@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import types
-import typing
 from enum import IntEnum
 
 from petcd.common import cluster, kv
+from petcd.common.fields import field_specs
 from . import messages as m
 
 # Attribute -> proto field name, where they differ (per class: `raft_term` is `raftTerm` in
@@ -72,18 +71,11 @@ def plan(cls: type) -> tuple[_Field, ...]:
     p = _PLANS.get(cls)
     if p is not None:
         return p
-    hints = typing.get_type_hints(cls)
     names = WIRE_NAMES.get(cls, {})
     out = []
-    for f in dataclasses.fields(cls):
-        hint, repeated = hints[f.name], False
-        if typing.get_origin(hint) is tuple:
-            hint, repeated = typing.get_args(hint)[0], True
-        if typing.get_origin(hint) in (typing.Union, types.UnionType):
-            hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        wire = names.get(f.name, f.name)
-        default = f.default if f.default is not dataclasses.MISSING else None
-        out.append(_Field(f.name, wire, _camel(wire), hint, repeated, default))
+    for name, hint, repeated, default in field_specs(cls):
+        wire = names.get(name, name)
+        out.append(_Field(name, wire, _camel(wire), hint, repeated, default))
     _PLANS[cls] = p = tuple(out)
     return p
 

@@ -1,5 +1,5 @@
-"""Messages the client needs beyond common/kv.py and common/cluster.py: the Lease and Watch
-services (etcdserverpb), as frozen, slotted dataclasses with etcd's field order.
+"""Messages the client needs beyond common/kv.py, common/cluster.py and common/lease.py: the
+Watch service (etcdserverpb), as frozen, slotted dataclasses with etcd's field order.
 
 Theory of operation: these mirror rpc.proto field for field, in proto order, so that the
 generic converter (convert.py) can map them to the gateway's JSON, to the native msgpack maps
@@ -12,73 +12,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from petcd.common.kv import Event, KeyValue, ResponseHeader
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseGrantRequest:
-    ttl: int = 0
-    id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseGrantResponse:
-    header: ResponseHeader | None = None
-    id: int = 0
-    ttl: int = 0
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRevokeRequest:
-    id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseRevokeResponse:
-    header: ResponseHeader | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseKeepAliveRequest:
-    id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseKeepAliveResponse:
-    header: ResponseHeader | None = None
-    id: int = 0
-    ttl: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseTimeToLiveRequest:
-    id: int = 0
-    keys: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseTimeToLiveResponse:
-    header: ResponseHeader | None = None
-    id: int = 0
-    ttl: int = 0
-    granted_ttl: int = 0
-    keys: tuple[bytes, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseLeasesRequest:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseStatus:
-    id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseLeasesResponse:
-    header: ResponseHeader | None = None
-    leases: tuple[LeaseStatus, ...] = ()
+# The Lease service's messages are the server's own (common/lease.py).
+from petcd.common.lease import (  # noqa: F401
+    LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+    LeaseLeasesRequest, LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse,
+    LeaseStatus, LeaseTimeToLiveRequest, LeaseTimeToLiveResponse,
+)
 
 
 class FilterType(IntEnum):

@@ -12,13 +12,12 @@ Conversion plans are built once per dataclass from its type hints.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from enum import IntEnum
 
 import msgpack
 
 from petcd.common.errors import Code, EtcdError
+from petcd.common.fields import field_specs
 
 
 class NativeError(EtcdError):
@@ -33,16 +32,7 @@ def _plan(cls: type) -> list:
     plan = _PLANS.get(cls)
     if plan is not None:
         return plan
-    hints = typing.get_type_hints(cls)
-    plan = []
-    for f in dataclasses.fields(cls):
-        hint, repeated = hints[f.name], False
-        if typing.get_origin(hint) is tuple:
-            hint, repeated = typing.get_args(hint)[0], True
-        if typing.get_origin(hint) in (typing.Union, types.UnionType):
-            hint = next(a for a in typing.get_args(hint) if a is not type(None))
-        plan.append((f.name, hint, repeated, f.default if f.default is not dataclasses.MISSING
-                     else None))
+    plan = field_specs(cls)
     _PLANS[cls] = plan
     return plan
 
