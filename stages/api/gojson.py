@@ -393,6 +393,34 @@ def parse_stream(data: bytes) -> object:
     return value
 
 
+NEED_MORE = object()  # next_value_end: the value may go on in data not received yet
+
+
+def next_value_end(data: bytes, start: int, final: bool) -> object:
+    """json.Decoder reading the next value of a stream at data[start:]: the offset just past
+    it, EOF (only whitespace left and the stream is over), or NEED_MORE (the value may go on
+    in bytes not received yet). Raises GoJSONError with the Decoder's message otherwise."""
+    n = len(data)
+    p = _WS_RE.match(data, start).end()
+    if p == n:
+        return EOF if final else NEED_MORE
+    try:
+        value, end = _parse(data + b" " if final else data, p)
+    except _Ran:
+        if final:
+            raise GoJSONError("unexpected EOF") from None
+        return NEED_MORE
+    except _Syntax as e:
+        if e.pos >= n:
+            if final:
+                raise GoJSONError("unexpected EOF") from None
+            return NEED_MORE
+        raise GoJSONError(e.msg) from None
+    if not final and end >= n and not isinstance(value, (dict, list, str)):
+        return NEED_MORE  # a number or literal at the end of the data may still go on
+    return min(end, n)
+
+
 def parse_unmarshal(data: bytes) -> object:
     """json.Unmarshal's view of a whole buffer: one value and only whitespace after it."""
     # scanner.eof() steps one space before it says "unexpected end of JSON input".

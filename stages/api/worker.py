@@ -34,6 +34,8 @@ from petcd.common.ids import initial_members
 from .http import GatewayApp
 from petcd.common.config import parse_retention
 from .compactor import Compactor
+from .watch_hub import WatchHub
+from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .zmq_api import ZmqFrontEnd
 
@@ -65,6 +67,18 @@ class Worker:
             send_proposal=self._push, send_read_index=self._push,
             request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
             max_request_bytes=cfg.max_request_bytes)
+        self.watch_hub: WatchHub | None = None  # made on the loop, in run()
+        self.watch_streams: set[WatchStream] = set()
+
+    def new_watch_stream(self, send) -> WatchStream:
+        """A watch stream for one client stream (HTTP request or ZeroMQ stream id)."""
+        stream = WatchStream(
+            self.watch_hub, self.member.header, send,
+            fragment_bytes=self.cfg.max_request_bytes + 512 * 1024,  # etcd's gRPC limit
+            progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000)
+        self.watch_streams.add(stream)
+        stream.closed_callback = self.watch_streams.discard
+        return stream
 
     def _push(self, value: object) -> None:
         """Queue a message for raft; everything queued in one loop iteration leaves as one
@@ -139,6 +153,8 @@ class Worker:
             service.on_result(value)
         elif isinstance(value, Applied):
             service.applied.advance(value.index, value.revision)
+            if self.watch_hub is not None:
+                self.watch_hub.on_applied(value.revision)
         elif isinstance(value, ReadIndexResult):
             service.reads.resolve(value.ctx, value.index)
         elif isinstance(value, RaftStatus):
@@ -161,13 +177,18 @@ class Worker:
             subs.append(sock)
             loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
         self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
+        self.watch_hub = WatchHub(self.reader, buffer_events=self.cfg.watch_buffer_events,
+                                  page_events=self.cfg.watch_buffer_events,
+                                  schedule=loop.call_soon)
         for sock in subs:
             self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members,
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
                              "maintenance/hash": (cluster.HashRequest, self.hash),
-                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)})
+                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
+                         watch_stream=self.new_watch_stream,
+                         has_leader=lambda: self.member.status.lead != 0)
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
@@ -223,6 +244,8 @@ class Worker:
                 await asyncio.sleep(0.1)
         self.ctx.ready()
         await stop.wait()
+        for stream in list(self.watch_streams):  # open watches would hold uvicorn's shutdown
+            stream.close()
         for s in servers:
             s.should_exit = True
         await asyncio.gather(*serving, return_exceptions=True)
