@@ -99,12 +99,14 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
 class GatewayApp:
     def __init__(self, service, status, members, max_request_bytes: int,
                  extra_routes: dict | None = None, watch_stream=None,
-                 has_leader: Callable[[], bool] = lambda: True) -> None:
+                 has_leader: Callable[[], bool] = lambda: True,
+                 metrics: Callable[[], bytes] | None = None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
         has_leader() for the Grpc-Metadata-Hasleader check of streams."""
         self.routes = _routes(service, status, members)
         self.watch_stream = watch_stream
         self.has_leader = has_leader
+        self.metrics = metrics
         for route, (cls, handler) in (extra_routes or {}).items():
             self.routes[route] = (lambda b, cls=cls: gateway_json.decode(cls, b), handler)
         # etcd's gRPC limit is max-request-bytes + 512 KiB; a body larger than a few times
@@ -124,6 +126,10 @@ class GatewayApp:
             # Go's ServeMux redirects unclean paths (//, /./, /../) to their clean form.
             return await _respond(send, 301, _CORS_HEADERS + [(b"location", clean.encode())],
                                   b"")
+        if path == "/metrics" and self.metrics is not None and method == "GET":
+            return await _respond(send, 200, [(b"content-type",
+                                               b"text/plain; version=0.0.4; charset=utf-8")],
+                                  self.metrics())
         if path in ("/version", "/health"):
             if method != "GET":
                 return await _respond(send, 405, _CORS_HEADERS + [(b"allow", b"GET")]

@@ -80,6 +80,19 @@ class Worker:
         stream.closed_callback = self.watch_streams.discard
         return stream
 
+    def metrics(self) -> bytes:
+        """Prometheus text for what this worker counts (etcd's metric names)."""
+        hub = self.watch_hub
+        lines = [
+            ("etcd_debugging_mvcc_watch_stream_total", "gauge", len(self.watch_streams)),
+            ("etcd_debugging_mvcc_watcher_total", "gauge", len(hub) if hub else 0),
+            ("etcd_debugging_mvcc_slow_watcher_total", "gauge", hub.unsynced if hub else 0),
+            ("petcd_watch_slow_watchers_total", "counter",
+             hub.slow_watchers_total if hub else 0),
+            ("petcd_watch_events_read_total", "counter", hub.events_read if hub else 0),
+        ]
+        return "".join(f"# TYPE {n} {t}\n{n} {v}\n" for n, t, v in lines).encode()
+
     def _push(self, value: object) -> None:
         """Queue a message for raft; everything queued in one loop iteration leaves as one
         frame (raft then wakes once per batch)."""
@@ -188,7 +201,8 @@ class Worker:
                              "maintenance/hash": (cluster.HashRequest, self.hash),
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
                          watch_stream=self.new_watch_stream,
-                         has_leader=lambda: self.member.status.lead != 0)
+                         has_leader=lambda: self.member.status.lead != 0,
+                         metrics=self.metrics)
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
