@@ -76,6 +76,12 @@ KNOBS: tuple[Knob, ...] = (
     Knob("api-max-inflight-requests", int, 10_000, "client requests in flight per api worker"),
     Knob("request-timeout-ms", int, 0,
          "client request timeout (0 = etcd's 5 s + 2 x election timeout)"),
+    Knob("watch-buffer-events", int, 10_000,
+         "events buffered per watcher for a slow client before it catches up from the store "
+         "instead (also the page size of catch-up reads)"),
+    Knob("watch-progress-notify-interval-ms", int, 600_000,
+         "interval of progress_notify responses (etcd's "
+         "--experimental-watch-progress-notify-interval, 10 min; at least 100 ms)"),
     Knob("raft-max-batch-entries", int, 4096, "proposals drained into one raft step"),
     Knob("raft-max-size-per-msg-bytes", int, 1 << 20, "bytes of entries per append message"),
     Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
@@ -209,7 +215,9 @@ def _validate(v: dict[str, Any]) -> None:
                           f"{v['auto_compaction_mode']!r}") from None
     if v["log_level"] not in ("debug", "info", "warn", "error"):
         raise ConfigError("--log-level must be one of debug, info, warn, error")
-    for name in ("api_workers", "raft_max_batch_entries", "apply_max_batch_entries",
+    if v["watch_progress_notify_interval_ms"] < 100:
+        raise ConfigError("--watch-progress-notify-interval-ms must be at least 100")
+    for name in ("api_workers", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
                  "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs"):
         if v[name] <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")

@@ -182,3 +182,53 @@ class CompactionRequest:
 @dataclass(frozen=True, slots=True)
 class CompactionResponse:
     header: ResponseHeader | None = None
+
+
+# --- Watch (etcdserverpb.Watch; reference/etcd-api.md 1.2) ------------------------------------
+
+class FilterType(IntEnum):
+    """WatchCreateRequest.FilterType: which events a watcher does not want."""
+    NOPUT = 0
+    NODELETE = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WatchCreateRequest:
+    key: bytes = b""
+    range_end: bytes = b""
+    start_revision: int = 0
+    progress_notify: bool = False
+    filters: tuple[FilterType, ...] = ()
+    prev_kv: bool = False
+    watch_id: int = 0
+    fragment: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WatchCancelRequest:
+    watch_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WatchProgressRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRequest:
+    """The proto's request_union oneof: at most one field is set."""
+    create_request: WatchCreateRequest | None = None
+    cancel_request: WatchCancelRequest | None = None
+    progress_request: WatchProgressRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResponse:
+    header: ResponseHeader | None = None
+    watch_id: int = 0
+    created: bool = False
+    canceled: bool = False
+    compact_revision: int = 0
+    cancel_reason: str = ""
+    fragment: bool = False
+    events: tuple[Event, ...] = ()

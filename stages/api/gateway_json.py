@@ -609,6 +609,14 @@ register(kv.ResponseOp, oneof=("response_range", "response_put", "response_delet
 register(kv.TxnResponse)
 register(kv.CompactionRequest)
 register(kv.CompactionResponse)
+# The Watch service (reference/etcd-api.md 1.2); its gateway route is a bidi stream (http.py)
+register(kv.WatchCreateRequest,
+         enums={"filters": "etcdserverpb.WatchCreateRequest_FilterType"})
+register(kv.WatchCancelRequest)
+register(kv.WatchProgressRequest)
+register(kv.WatchRequest, oneof=("create_request", "cancel_request", "progress_request"),
+         single_oneof=True)
+register(kv.WatchResponse)
 
 # The KV service's gateway routes: path (after /v3/) -> (RPC name, request type)
 KV_ROUTES: dict[str, tuple[str, type]] = {
@@ -634,6 +642,11 @@ def decode_delete_range(body: bytes) -> kv.DeleteRangeRequest:
 
 def decode_txn(body: bytes) -> kv.TxnRequest:
     return decode(kv.TxnRequest, body)
+
+
+def decode_watch_request(raw: bytes) -> kv.WatchRequest:
+    """One request object of a watch stream's body (split off by json_stream)."""
+    return decode(kv.WatchRequest, raw)
 
 
 def decode_compaction(body: bytes) -> kv.CompactionRequest:

@@ -393,30 +393,32 @@ def parse_stream(data: bytes) -> object:
     return value
 
 
-def next_value_span(data: bytes, start: int, at_eof: bool) -> tuple[int, int] | None:
-    """Where the next JSON value of a streamed body lies: (start, end) offsets, or None if
-    only whitespace is left, or, before EOF, if the value is not complete yet. Raises
-    GoJSONError with json.Decoder's message for a malformed value (a bidi stream's body is
-    a sequence of values read one by one, reference/etcd-api.md 3.1)."""
-    begin = _WS_RE.match(data, start).end()
+NEED_MORE = object()  # next_value_end: the value may go on in data not received yet
+
+
+def next_value_end(data: bytes, start: int, final: bool) -> object:
+    """json.Decoder reading the next value of a stream at data[start:]: the offset just past
+    it, EOF (only whitespace left and the stream is over), or NEED_MORE (the value may go on
+    in bytes not received yet). Raises GoJSONError with the Decoder's message otherwise."""
     n = len(data)
-    if begin == n:
-        return None
-    # As parse_stream: at EOF a trailing space ends a top-level number or literal.
-    buf = data + b" " if at_eof else data
+    p = _WS_RE.match(data, start).end()
+    if p == n:
+        return EOF if final else NEED_MORE
     try:
-        _, end = _parse(buf, begin)
+        value, end = _parse(data + b" " if final else data, p)
     except _Ran:
-        if at_eof:
+        if final:
             raise GoJSONError("unexpected EOF") from None
-        return None
+        return NEED_MORE
     except _Syntax as e:
         if e.pos >= n:
-            if at_eof:
+            if final:
                 raise GoJSONError("unexpected EOF") from None
-            return None
+            return NEED_MORE
         raise GoJSONError(e.msg) from None
-    return begin, min(end, n)
+    if not final and end >= n and not isinstance(value, (dict, list, str)):
+        return NEED_MORE  # a number or literal at the end of the data may still go on
+    return min(end, n)
 
 
 def parse_unmarshal(data: bytes) -> object:

@@ -7,10 +7,18 @@ to. Plain-text answers for what the gateway itself refuses (unknown route, wrong
 Go's. `/v3beta/` and `/v3alpha/` serve the same routes as `/v3/` (etcd 3.4 serves `/v3beta`;
 petcd also keeps `/v3alpha` for older clients).
 
+`/v3/watch` is a bidi stream (reference/etcd-api.md 3.1): the body is read as it arrives and
+split into request objects (json_stream), each handed to a WatchStream; responses go out as
+chunked `{"result":...}\n` lines. As the gateway, the status line and headers leave with the
+first response (grpc-gateway waits for the stream's gRPC headers); a malformed first object is
+a plain 500 error with code 2 (Unknown), a malformed later one silently ends the reading; the
+stream stays open after the body ends, until the client disconnects, which drops its watchers.
+
 Must never: let an exception reach the client as a traceback; every failure is an etcd error.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Awaitable, Callable
 
@@ -18,7 +26,9 @@ from petcd.common import cluster, lease
 from petcd.common.errors import Code, EtcdError
 from . import gateway_json
 from .gateway_json import GatewayPanic
+from .gojson import GoJSONError
 from .http_stream import request_stream
+from .json_stream import JsonStream
 
 log = logging.getLogger("petcd.api")
 
@@ -111,8 +121,15 @@ def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awai
 
 class GatewayApp:
     def __init__(self, service, status, members, max_request_bytes: int,
-                 extra_routes: dict | None = None, leases=None) -> None:
+                 extra_routes: dict | None = None, watch_stream=None,
+                 has_leader: Callable[[], bool] = lambda: True,
+                 metrics: Callable[[], bytes] | None = None, leases=None) -> None:
+        """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
+        has_leader() for the Grpc-Metadata-Hasleader check of streams."""
         self.routes = _routes(service, status, members)
+        self.watch_stream = watch_stream
+        self.has_leader = has_leader
+        self.metrics = metrics
         self.leases = leases
         if leases is not None:
             self.routes.update(_lease_routes(leases))
@@ -135,6 +152,10 @@ class GatewayApp:
             # Go's ServeMux redirects unclean paths (//, /./, /../) to their clean form.
             return await _respond(send, 301, _CORS_HEADERS + [(b"location", clean.encode())],
                                   b"")
+        if path == "/metrics" and self.metrics is not None and method == "GET":
+            return await _respond(send, 200, [(b"content-type",
+                                               b"text/plain; version=0.0.4; charset=utf-8")],
+                                  self.metrics())
         if path in ("/version", "/health"):
             if method != "GET":
                 return await _respond(send, 405, _CORS_HEADERS + [(b"allow", b"GET")]
@@ -147,7 +168,10 @@ class GatewayApp:
                                   b'{"health":"true"}')
         for prefix in ("/v3/", "/v3beta/", "/v3alpha/"):
             if path.startswith(prefix):
-                return await self._gateway(path[len(prefix):], method, receive, send)
+                route = path[len(prefix):]
+                if route == "watch" and self.watch_stream is not None and method == "POST":
+                    return await self._watch(scope, receive, send)
+                return await self._gateway(route, method, receive, send)
         await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"404 page not found\n")
 
     async def _gateway(self, route: str, method: str, receive, send) -> None:
@@ -157,8 +181,7 @@ class GatewayApp:
                                       b"Method Not Allowed\n")
             return await request_stream(
                 receive, send, lease.LeaseKeepAliveRequest, self.leases.keep_alive,
-                max_value_bytes=self.max_body_bytes, end_on_eof=True,
-                headers=_CORS_HEADERS + _JSON_HEADERS)
+                max_value_bytes=self.max_body_bytes, headers=_CORS_HEADERS + _JSON_HEADERS)
         handler = self.routes.get(route)
         if handler is None:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")
@@ -204,6 +227,87 @@ class GatewayApp:
             status, out = gateway_json.encode_error(EtcdError(Code.UNKNOWN, str(e)))
             return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
         await _respond(send, 200, _CORS_HEADERS + _JSON_HEADERS, out)
+
+
+    async def _watch(self, scope, receive, send) -> None:
+        headers = dict(scope.get("headers") or ())
+        if (headers.get(b"grpc-metadata-hasleader", b"").strip() == b"true"
+                and not self.has_leader()):
+            status, out = gateway_json.encode_stream_error(_no_leader())
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        started = False
+
+        async def write(responses) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": _CORS_HEADERS + _JSON_HEADERS})
+            body = b"".join([gateway_json.encode_stream_result(r) for r in responses])
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+        stream = self.watch_stream(write)
+        splitter = JsonStream(self.grpc_limit_bytes)
+        state = {"first": True, "reading": True, "error": None, "disconnected": False}
+
+        async def take(raws) -> None:
+            for raw in raws:
+                try:
+                    req = gateway_json.decode_watch_request(raw)
+                except EtcdError as e:
+                    return fail(e.message)
+                state["first"] = False
+                await stream.wait_room()
+                stream.request(req)
+
+        def fail(message: str) -> None:
+            state["reading"] = False
+            if state["first"]:  # the gateway's handleSend error: a plain 500, code Unknown
+                state["error"] = EtcdError(Code.UNKNOWN, message)
+                stream.close()
+
+        async def read_requests() -> None:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    state["disconnected"] = True
+                    stream.close()
+                    return
+                if not state["reading"]:
+                    continue
+                more = msg.get("more_body", False)
+                try:
+                    await take(splitter.feed(msg.get("body", b"")))
+                    if not more and state["reading"]:
+                        state["reading"] = False
+                        await take(splitter.end())
+                except GoJSONError as e:
+                    fail(str(e))
+
+        reader = asyncio.create_task(read_requests())
+        writer = asyncio.create_task(stream.run())
+        writer.add_done_callback(lambda _: stream.close())  # a failed write ends the stream
+        try:
+            await stream.closed.wait()
+        finally:
+            stream.close()
+            for t in (reader, writer):
+                t.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+        if state["disconnected"]:
+            return
+        if state["error"] is not None and not started:
+            status, out = gateway_json.encode_error(state["error"])
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        if not started:  # the server stops before anything was written
+            status, out = gateway_json.encode_stream_error(
+                EtcdError(Code.UNAVAILABLE, "etcdserver: server stopped"))
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _no_leader() -> EtcdError:
+    return EtcdError(Code.UNAVAILABLE, "etcdserver: no leader")
 
 
 def _clean_path(path: str) -> str:

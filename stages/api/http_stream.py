@@ -1,13 +1,15 @@
-"""Bidirectional gateway streams over one HTTP request (reference/etcd-api.md 3.1).
+"""Request-stream RPCs over one HTTP request, answered one by one (the keep-alive stream).
 
 Theory of operation. The gateway turns a gRPC bidi stream into one POST: the request body is
-a sequence of JSON values, each one stream message, read as it arrives; the response is
-chunked, one `{"result":...}` line per answer. `request_stream` reads values as their bytes
-arrive (gojson.next_value_span finds where each ends), decodes each with the gateway codec,
-awaits its handler, and writes the answer at once. Errors follow the gateway: a malformed
-*first* value is a plain error answer (HTTP 500, code 2, Go's text); a malformed later value
-silently ends the reading; a handler's EtcdError ends the stream with the stream error body
-(with its HTTP status if nothing was written yet).
+a sequence of JSON values, each one stream message, read as it arrives (json_stream.JsonStream
+splits it); the response is chunked, one `{"result":...}` line per answer
+(reference/etcd-api.md 3.1). `request_stream` decodes each value with the gateway codec,
+awaits its handler and writes the answer at once; the response ends when the body has ended
+and every request is answered, as etcd's keep-alive stream does. Errors follow the gateway: a
+malformed *first* value is a plain error answer (HTTP 500, code 2, Go's text); a malformed
+later value silently ends the reading; a handler's EtcdError ends the stream with the stream
+error body (with its HTTP status if nothing was written yet). Watch, which stays open and
+answers out of order, has its own stream (watch_stream.py).
 
 Must never: buffer more than `max_value_bytes` of one value; write after the client left.
 """
@@ -18,18 +20,15 @@ from typing import Awaitable, Callable
 
 from petcd.common.errors import Code, EtcdError
 from . import gateway_json
-from .gojson import GoJSONError, next_value_span
+from .gojson import GoJSONError
+from .json_stream import JsonStream
 
 log = logging.getLogger("petcd.api")
 
 
 async def request_stream(receive, send, cls: type, handle: Callable[[object], Awaitable],
-                         *, max_value_bytes: int, end_on_eof: bool, headers: list) -> None:
-    """Serve one bidi stream whose requests are answered one by one, in order. With
-    `end_on_eof` the response ends once the body has ended and every request is answered
-    (etcd's keep-alive); otherwise it stays open until the client disconnects."""
-    buf = b""
-    eof = False
+                         *, max_value_bytes: int, headers: list) -> None:
+    splitter = JsonStream(max_value_bytes)
     first = True
     started = False
 
@@ -42,34 +41,30 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
 
     async def fail(err: EtcdError) -> None:
         status, body = gateway_json.encode_stream_error(err)
-        if not started:
-            await send({"type": "http.response.start", "status": status,
-                        "headers": headers + [(b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-        else:
-            await write(body, more=False)
+        if started:
+            return await write(body, more=False)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": headers + [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
-    reading = True
-    while True:
-        while reading:
-            try:
-                span = next_value_span(buf, 0, eof)
-            except GoJSONError as e:
-                if first:
-                    status, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, str(e)))
-                    return await _plain_error(send, headers, body)
-                reading = False       # the gateway stops reading; answers so far stand
-                break
-            if span is None:
-                break
-            raw, buf = buf[span[0]:span[1]], buf[span[1]:]
+    eof = False
+    while not eof:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            return
+        eof = not msg.get("more_body")
+        values, bad = [], None
+        try:
+            values += splitter.feed(msg.get("body", b""))
+            if eof:
+                values += splitter.end()
+        except GoJSONError as e:
+            bad = str(e)    # after the values before it, which are answered first
+        for raw in values:
             try:
                 req = gateway_json.decode(cls, raw)
             except EtcdError as e:
-                if first:
-                    status, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, e.message))
-                    return await _plain_error(send, headers, body)
-                reading = False
+                bad = e.message
                 break
             first = False
             try:
@@ -80,29 +75,17 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
                 log.exception("internal error on a stream")
                 return await fail(EtcdError(Code.UNKNOWN, str(e)))
             await write(gateway_json.encode_stream_result(resp))
-        if eof or not reading:
-            if end_on_eof or not reading:
-                break
-        if len(buf) > max_value_bytes:
-            return await fail(EtcdError(
-                Code.RESOURCE_EXHAUSTED,
-                f"grpc: received message larger than max ({len(buf)} vs. {max_value_bytes})"))
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            return
-        buf += msg.get("body", b"")
-        if not msg.get("more_body"):
-            eof = True
-            if not end_on_eof and not buf.strip():
-                # The stream stays open after the client's half-close: wait for it to leave.
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                return
+        if bad is not None:
+            if first:
+                return await _plain_error(send, headers, bad)
+            break       # the gateway stops reading; the answers so far stand
     await write(b"", more=False)
 
 
-async def _plain_error(send, headers: list, body: bytes) -> None:
-    # The stream never started: a unary-style answer, without the gRPC metadata header.
+async def _plain_error(send, headers: list, message: str) -> None:
+    # The stream never started: a unary-style answer (code 2), without the gRPC metadata
+    # header, as the gateway gives.
+    _, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, message))
     plain = [h for h in headers if h[0] != b"grpc-metadata-content-type"]
     await send({"type": "http.response.start", "status": 500,
                 "headers": plain + [(b"content-length", str(len(body)).encode())]})

@@ -36,6 +36,8 @@ from .http import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
 from petcd.common.config import parse_retention
 from .compactor import Compactor
+from .watch_hub import WatchHub
+from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .zmq_api import ZmqFrontEnd
 
@@ -70,6 +72,31 @@ class Worker:
         self.leases = LeaseService(
             self.service, min_ttl_s=min_lease_ttl_s(cfg.heartbeat_interval, cfg.election_timeout),
             send=self._push)
+        self.watch_hub: WatchHub | None = None  # made on the loop, in run()
+        self.watch_streams: set[WatchStream] = set()
+
+    def new_watch_stream(self, send) -> WatchStream:
+        """A watch stream for one client stream (HTTP request or ZeroMQ stream id)."""
+        stream = WatchStream(
+            self.watch_hub, self.member.header, send,
+            fragment_bytes=self.cfg.max_request_bytes + 512 * 1024,  # etcd's gRPC limit
+            progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000)
+        self.watch_streams.add(stream)
+        stream.closed_callback = self.watch_streams.discard
+        return stream
+
+    def metrics(self) -> bytes:
+        """Prometheus text for what this worker counts (etcd's metric names)."""
+        hub = self.watch_hub
+        lines = [
+            ("etcd_debugging_mvcc_watch_stream_total", "gauge", len(self.watch_streams)),
+            ("etcd_debugging_mvcc_watcher_total", "gauge", len(hub) if hub else 0),
+            ("etcd_debugging_mvcc_slow_watcher_total", "gauge", hub.unsynced if hub else 0),
+            ("petcd_watch_slow_watchers_total", "counter",
+             hub.slow_watchers_total if hub else 0),
+            ("petcd_watch_events_read_total", "counter", hub.events_read if hub else 0),
+        ]
+        return "".join(f"# TYPE {n} {t}\n{n} {v}\n" for n, t, v in lines).encode()
 
     def _push(self, value: object) -> None:
         """Queue a message for raft; everything queued in one loop iteration leaves as one
@@ -144,6 +171,8 @@ class Worker:
             service.on_result(value)
         elif isinstance(value, Applied):
             service.applied.advance(value.index, value.revision)
+            if self.watch_hub is not None:
+                self.watch_hub.on_applied(value.revision)
         elif isinstance(value, ReadIndexResult):
             service.reads.resolve(value.ctx, value.index)
         elif isinstance(value, RaftStatus):
@@ -168,13 +197,19 @@ class Worker:
             subs.append(sock)
             loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
         self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
+        self.watch_hub = WatchHub(self.reader, buffer_events=self.cfg.watch_buffer_events,
+                                  page_events=self.cfg.watch_buffer_events,
+                                  schedule=loop.call_soon)
         for sock in subs:
             self._on_readable(sock)
         app = GatewayApp(self.service, self.status, self.members, leases=self.leases,
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
                              "maintenance/hash": (cluster.HashRequest, self.hash),
-                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)})
+                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
+                         watch_stream=self.new_watch_stream,
+                         has_leader=lambda: self.member.status.lead != 0,
+                         metrics=self.metrics)
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
@@ -231,6 +266,8 @@ class Worker:
                 await asyncio.sleep(0.1)
         self.ctx.ready()
         await stop.wait()
+        for stream in list(self.watch_streams):  # open watches would hold uvicorn's shutdown
+            stream.close()
         for s in servers:
             s.should_exit = True
         await asyncio.gather(*serving, return_exceptions=True)

@@ -88,8 +88,9 @@ def _free_port() -> int:
 class Etcd:
     """A throwaway single-member etcd on loopback."""
 
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, extra_args: tuple[str, ...] = ()):
         self.binary = binary
+        self.extra_args = extra_args
         self.dir = Path(tempfile.mkdtemp(prefix="petcd-record-"))
         self.client_port = _free_port()
         self.peer_port = _free_port()
@@ -107,7 +108,7 @@ class Etcd:
              "--listen-client-urls", client, "--advertise-client-urls", client,
              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
              "--initial-cluster", f"{MEMBER_NAME}={peer}",
-             "--initial-cluster-state", "new", "--log-outputs", "stderr"],
+             "--initial-cluster-state", "new", "--log-outputs", "stderr", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
