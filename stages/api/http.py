@@ -22,6 +22,8 @@ import asyncio
 import logging
 from typing import Awaitable, Callable
 
+from prometheus_client import CONTENT_TYPE_LATEST
+
 from petcd.common import cluster, lease
 from petcd.common.errors import Code, EtcdError
 from . import gateway_json
@@ -154,7 +156,7 @@ class GatewayApp:
                                   b"")
         if path == "/metrics" and self.metrics is not None and method == "GET":
             return await _respond(send, 200, [(b"content-type",
-                                               b"text/plain; version=0.0.4; charset=utf-8")],
+                                               CONTENT_TYPE_LATEST.encode())],
                                   self.metrics())
         if path in ("/version", "/health"):
             if method != "GET":

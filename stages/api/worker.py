@@ -14,6 +14,7 @@ import signal
 import socket
 from urllib.parse import urlsplit
 
+import prometheus_client
 import uvicorn
 import zmq
 
@@ -74,6 +75,7 @@ class Worker:
             send=self._push)
         self.watch_hub: WatchHub | None = None  # made on the loop, in run()
         self.watch_streams: set[WatchStream] = set()
+        self._registry = self._metric_registry()
 
     def new_watch_stream(self, send) -> WatchStream:
         """A watch stream for one client stream (HTTP request or ZeroMQ stream id)."""
@@ -87,16 +89,25 @@ class Worker:
 
     def metrics(self) -> bytes:
         """Prometheus text for what this worker counts (etcd's metric names)."""
-        hub = self.watch_hub
-        lines = [
-            ("etcd_debugging_mvcc_watch_stream_total", "gauge", len(self.watch_streams)),
-            ("etcd_debugging_mvcc_watcher_total", "gauge", len(hub) if hub else 0),
-            ("etcd_debugging_mvcc_slow_watcher_total", "gauge", hub.unsynced if hub else 0),
-            ("petcd_watch_slow_watchers_total", "counter",
-             hub.slow_watchers_total if hub else 0),
-            ("petcd_watch_events_read_total", "counter", hub.events_read if hub else 0),
-        ]
-        return "".join(f"# TYPE {n} {t}\n{n} {v}\n" for n, t, v in lines).encode()
+        return prometheus_client.generate_latest(self._registry)
+
+    def _metric_registry(self) -> prometheus_client.CollectorRegistry:
+        # Gauges read live values at scrape time: nothing to keep in step.
+        registry = prometheus_client.CollectorRegistry()
+        hub = lambda: self.watch_hub  # noqa: E731
+        for name, doc, read in (
+                ("etcd_debugging_mvcc_watch_stream_total", "open watch streams",
+                 lambda: len(self.watch_streams)),
+                ("etcd_debugging_mvcc_watcher_total", "watchers",
+                 lambda: len(hub()) if hub() else 0),
+                ("etcd_debugging_mvcc_slow_watcher_total", "watchers catching up from disk",
+                 lambda: hub().unsynced if hub() else 0),
+                ("petcd_watch_slow_watchers_total", "watchers that ever fell behind",
+                 lambda: hub().slow_watchers_total if hub() else 0),
+                ("petcd_watch_events_read_total", "events read from LMDB for watchers",
+                 lambda: hub().events_read if hub() else 0)):
+            prometheus_client.Gauge(name, doc, registry=registry).set_function(read)
+        return registry
 
     def _push(self, value: object) -> None:
         """Queue a message for raft; everything queued in one loop iteration leaves as one

@@ -23,7 +23,7 @@ def metric(m, name: str) -> int:
     _, _, body = m.request("GET", "/metrics")
     for line in body.decode().splitlines():
         if line.startswith(name + " "):
-            return int(line.split()[1])
+            return int(float(line.split()[1]))
     raise AssertionError(f"no metric {name}")
 
 
