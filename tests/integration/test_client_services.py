@@ -1,5 +1,5 @@
-"""The client's lease, watch, lock and election code against a real etcd 3.4 (petcd's Lease and
-Watch services are being built elsewhere). Skipped where no etcd binary is installed (CI)."""
+"""The client's lease, watch, lock and election code against petcd, and against a real etcd
+3.4 where one is installed (the same code must work on both)."""
 import shutil
 import threading
 
@@ -7,14 +7,24 @@ import pytest
 
 from petcd.client import Client, errors
 from petcd.common.kv import EventType
+from petcd.testing.member import ThrowawayMember
 from tests.conformance.record import Etcd
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(shutil.which("etcd") is None, reason="needs an etcd binary")]
+pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def etcd_client():
+@pytest.fixture(params=["petcd", "etcd"])
+def etcd_client(request, tmp_path):
+    if request.param == "petcd":
+        m = ThrowawayMember(tmp_path).start()
+        try:
+            with Client(m.http_endpoint) as c:
+                yield c
+        finally:
+            m.stop()
+        return
+    if shutil.which("etcd") is None:
+        pytest.skip("needs an etcd binary")
     e = Etcd(shutil.which("etcd"))
     try:
         e.start()
