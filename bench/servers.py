@@ -157,8 +157,9 @@ class Member:
     def kill9(self) -> float:
         """A crash of the whole member: SIGKILL to every one of its processes, stages first: a
         stage whose supervisor dies gets SIGTERM (PR_SET_PDEATHSIG) and stops in order, and a
-        raft stage that stops in order hands its leadership over, which is no crash. Returns the monotonic time of
-        the first signal: the pids are found before it, so the scan of /proc is not counted."""
+        raft stage that stops in order hands its leadership over, which is no crash. Returns the
+        monotonic time of the first signal: the pids are found before it, so the scan of /proc
+        is not counted."""
         stages = {**self._stage_pids, **self.stage_pids()}
         victims = [pid for pid in stages.values() if self._is_ours(pid)]
         if self.proc is not None and self.proc.poll() is None:
