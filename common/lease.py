@@ -102,13 +102,16 @@ class LeaseChanges:
 class LeaseAsk:
     """A keep-alive (`renew`) or time-to-live question for the leader's lessor. api -> raft;
     raft forwards it to the leader through transport when it does not lead itself.
-    `origin` is the member whose worker `worker` waits for the answer under `ctx`."""
+    `origin` is the member whose worker `worker` waits for the answer under `ctx`.
+    `min_index`: the asker had seen entries applied up to here (a grant it was answered, say);
+    the lessor answers only once it knows of every lease change up to that index."""
     origin: int
     worker: int
     ctx: bytes
     lease_id: int
     renew: bool
     to: int = 0             # set when forwarded: the member it is for
+    min_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,10 @@ class LeaseService:
                 while True:
                     ctx = b"lease:%d:%d" % (kv.worker, next(self._ctx))
                     fut = self._asks[ctx] = loop.create_future()
-                    self._send(LeaseAsk(kv.member.member_id, kv.worker, ctx, lease_id, renew))
+                    # The lessor must know of the leases this worker has seen applied: a
+                    # keep-alive right after its grant would otherwise find no lease.
+                    self._send(LeaseAsk(kv.member.member_id, kv.worker, ctx, lease_id, renew,
+                                        min_index=kv.applied.index))
                     try:
                         return await asyncio.wait_for(fut, self._retry_s)
                     except TimeoutError:

@@ -159,6 +159,7 @@ def main(ctx: StageContext) -> None:
                 lessor.apply_changes(item, time.monotonic())
         if last is not None:
             node.applied_to(min(last.index, node.rawnode.raft.log.committed))
+            leases.on_applied(time.monotonic())
             snap = node.maybe_snapshot(cfg.snapshot_count, cfg.snapshot_catch_up_entries)
             if snap is not None:
                 appendc.send(SaveSnapshot(snap))
