@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from petcd.common import errors
 from petcd.common.errors import EtcdError
-from petcd.common.kv import (Compare, CompactionRequest, DeleteRangeRequest, PutRequest,
-                             RangeRequest, RequestOp, TxnRequest)
+from petcd.common.kv import (CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest,
+                             RequestOp, TxnRequest)
+from petcd.common.proto_size import len_field, message_size
 
 DEFAULT_MAX_TXN_OPS = 128                  # --max-txn-ops
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024    # --max-request-bytes (1.5 MiB)
@@ -151,103 +152,6 @@ def check_request(req: object, max_txn_ops: int = DEFAULT_MAX_TXN_OPS) -> None:
         raise TypeError(f"not a KV request: {t.__name__}")
 
 
-# --------------------------------------------------------------------------------------------
-# Sizes: the protobuf encoding of the request, as etcd measures it
-
-def _varint_len(n: int) -> int:
-    n &= (1 << 64) - 1  # negative int64s are ten bytes on the wire
-    size = 1
-    while n >= 0x80:
-        n >>= 7
-        size += 1
-    return size
-
-
-def _len_field(tag_len: int, size: int) -> int:
-    return tag_len + _varint_len(size) + size
-
-
-def _bytes(tag_len: int, b: bytes) -> int:
-    return _len_field(tag_len, len(b)) if b else 0
-
-
-def _int(v: int) -> int:
-    return 1 + _varint_len(v) if v else 0
-
-
-def _bool(v: bool) -> int:
-    return 2 if v else 0
-
-
-def _range_size(r: RangeRequest) -> int:
-    return (_bytes(1, r.key) + _bytes(1, r.range_end) + _int(r.limit) + _int(r.revision)
-            + _int(r.sort_order) + _int(r.sort_target) + _bool(r.serializable)
-            + _bool(r.keys_only) + _bool(r.count_only) + _int(r.min_mod_revision)
-            + _int(r.max_mod_revision) + _int(r.min_create_revision)
-            + _int(r.max_create_revision))
-
-
-def _put_size(r: PutRequest) -> int:
-    return (_bytes(1, r.key) + _bytes(1, r.value) + _int(r.lease) + _bool(r.prev_kv)
-            + _bool(r.ignore_value) + _bool(r.ignore_lease))
-
-
-def _delete_size(r: DeleteRangeRequest) -> int:
-    return _bytes(1, r.key) + _bytes(1, r.range_end) + _bool(r.prev_kv)
-
-
-def _compare_size(c: Compare) -> int:
-    # target_union is a oneof: the gateway sends the member the JSON named. We count the one
-    # that matches the target (exact for well-formed compares).
-    union = (_int(c.version), _int(c.create_revision), _int(c.mod_revision),
-             _bytes(1, c.value), _int(c.lease))
-    return (_int(c.result) + _int(c.target) + _bytes(1, c.key)
-            + (union[c.target] if 0 <= c.target < 5 else 0) + _bytes(2, c.range_end))
-
-
-def _op_size(op: RequestOp, txn_sizes: dict[int, int]) -> int:
-    if op.request_range is not None:
-        return _len_field(1, _range_size(op.request_range))
-    if op.request_put is not None:
-        return _len_field(1, _put_size(op.request_put))
-    if op.request_delete_range is not None:
-        return _len_field(1, _delete_size(op.request_delete_range))
-    if op.request_txn is not None:
-        return _len_field(1, txn_sizes[id(op.request_txn)])
-    return 0
-
-
-def _txn_size(root: TxnRequest) -> int:
-    # Bottom-up over the nested txns with an explicit stack: the gateway accepts thousands of
-    # levels (the op budget refuses them only later), more than Python's recursion allows.
-    sizes: dict[int, int] = {}
-    stack = [(root, False)]
-    while stack:
-        t, children_done = stack.pop()
-        ops = t.success + t.failure
-        if not children_done:
-            stack.append((t, True))
-            stack.extend((op.request_txn, False) for op in ops if op.request_txn is not None)
-            continue
-        sizes[id(t)] = (sum(_len_field(1, _compare_size(c)) for c in t.compare)
-                        + sum(_len_field(1, _op_size(op, sizes)) for op in ops))
-    return sizes[id(root)]
-
-
-def _compaction_size(r: CompactionRequest) -> int:
-    return _int(r.revision) + _bool(r.physical)
-
-
-_SIZERS = {RangeRequest: _range_size, PutRequest: _put_size,
-           DeleteRangeRequest: _delete_size, TxnRequest: _txn_size,
-           CompactionRequest: _compaction_size}
-
-
-def message_size(req: object) -> int:
-    """The protobuf-encoded size of a KV request (what gRPC receives from the gateway)."""
-    return _SIZERS[type(req)](req)
-
-
 def check_grpc_message_size(req: object,
                             max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
     """gRPC's receive limit: ResourceExhausted (HTTP 429) with gRPC's own text."""
@@ -272,12 +176,12 @@ def goes_through_raft(req: object) -> bool:
 # InternalRaftRequest = header(100){ID(1): uint64} + the request in its field (3..7). etcd's
 # request IDs carry the member id in their top 16 bits, so they are 9 or 10 varint bytes; we
 # count 10, the larger, so we never accept what etcd would refuse.
-_RAFT_HEADER_BYTES = _len_field(2, 1 + 10)
+_RAFT_HEADER_BYTES = len_field(2, 1 + 10)
 
 
 def raft_request_size(req: object) -> int:
     """The size of the InternalRaftRequest etcd marshals for req."""
-    return _RAFT_HEADER_BYTES + _len_field(1, message_size(req))
+    return _RAFT_HEADER_BYTES + len_field(1, message_size(req))
 
 
 def check_request_size(req: object,

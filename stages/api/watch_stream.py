@@ -28,7 +28,7 @@ from typing import Awaitable, Callable
 from petcd.common.kv import (
     Event, WatchCreateRequest, WatchRequest, WatchResponse,
 )
-from .proto_size import event_field_size, response_size, response_size_without_events
+from petcd.common.proto_size import event_field_size, response_size, response_size_without_events
 from .watch_hub import FROM_KEY, SINGLE_KEY, Watcher, WatchHub
 
 ERR_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"

@@ -20,6 +20,7 @@ put must not slip past the cap.
 from __future__ import annotations
 
 from petcd.common.kv import PutRequest, TxnRequest
+from petcd.common.proto_size import put_size
 
 DEFAULT_QUOTA_BYTES = 2 * 1024 * 1024 * 1024   # etcd DefaultQuotaBytes (2 GiB)
 MAX_QUOTA_BYTES = 8 * 1024 * 1024 * 1024       # etcd's suggested maximum (startup warning)
@@ -27,27 +28,8 @@ KV_OVERHEAD = 256                              # etcd kvOverhead
 LEASE_OVERHEAD = 64                            # etcd leaseOverhead: a LeaseGrant's cost
 
 
-def _varint_len(n: int) -> int:
-    if n < 0:
-        return 10
-    size = 1
-    while n >= 0x80:
-        n >>= 7
-        size += 1
-    return size
-
-
-def _bytes_field(b: bytes) -> int:
-    n = len(b)
-    return 1 + _varint_len(n) + n if n else 0
-
-
 def put_cost(req: PutRequest) -> int:
-    size = _bytes_field(req.key) + _bytes_field(req.value)
-    if req.lease:
-        size += 1 + _varint_len(req.lease)
-    size += 2 * (bool(req.prev_kv) + bool(req.ignore_value) + bool(req.ignore_lease))
-    return KV_OVERHEAD + size
+    return KV_OVERHEAD + put_size(req)
 
 
 def _branch_cost(ops) -> int:

@@ -7,7 +7,7 @@ from petcd.common.kv import (
     WatchCreateRequest, WatchProgressRequest, WatchRequest,
 )
 from petcd.stages.api.json_stream import JsonStream
-from petcd.stages.api.proto_size import response_size
+from petcd.common.proto_size import response_size
 from petcd.stages.api.watch_hub import SINGLE_KEY, Watcher, WatchHub
 from petcd.stages.api.watch_stream import WatchStream, fragments
 
