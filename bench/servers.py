@@ -20,7 +20,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,14 +27,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from petcd.testing.member import free_port, stage_pids
+
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 20.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def b64(data: bytes) -> str:
@@ -133,19 +128,7 @@ class Member:
         is `petcd: <name> <stage>`)."""
         if self.kind != "petcd" or self.proc is None:
             return {}
-        prefix = f"petcd: {self.name} ".encode()
-        out: dict[str, int] = {}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == self.proc.pid and title.startswith(prefix):
-                out[title[len(prefix):].decode()] = int(pid)
-        return out
+        return stage_pids(self.proc.pid, self.name)
 
     def _is_ours(self, pid: int) -> bool:
         try:

@@ -3,6 +3,7 @@ data dir, started with `python -m petcd.supervisor`, ready when its log says so,
 stopped (SIGTERM, then SIGKILL after a grace period)."""
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +18,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def stage_pids(supervisor_pid: int, name: str) -> dict[str, int]:
+    """pid of each stage process of member `name`: the supervisor's children whose process
+    title is `petcd: <name> <stage>`."""
+    prefix = f"petcd: {name} ".encode()
+    out: dict[str, int] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == supervisor_pid and title.startswith(prefix):
+            out[title[len(prefix):].decode()] = int(pid)
+    return out
 
 
 class ThrowawayMember:

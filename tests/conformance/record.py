@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from petcd.testing.member import free_port
 from tests.conformance.kv_scenarios import SCENARIOS
 
 HERE = Path(__file__).resolve().parent
@@ -79,12 +78,6 @@ def request_body(req: dict) -> bytes:
     return req.get("body", "").encode("utf-8")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Etcd:
     """A throwaway single-member etcd on loopback."""
 
@@ -92,10 +85,10 @@ class Etcd:
         self.binary = binary
         self.extra_args = extra_args
         self.dir = Path(tempfile.mkdtemp(prefix="petcd-record-"))
-        self.client_port = _free_port()
-        self.peer_port = _free_port()
+        self.client_port = free_port()
+        self.peer_port = free_port()
         while self.peer_port == self.client_port:
-            self.peer_port = _free_port()
+            self.peer_port = free_port()
         self.proc: subprocess.Popen | None = None
         self.cluster_id = self.member_id = ""
 
@@ -230,8 +223,9 @@ def _dump(doc: dict) -> str:
     out.append(' "scenarios": [')
     for i, sc in enumerate(doc["scenarios"]):
         out.append("  {")
-        for k in ("name", "doc", "start_revision"):
-            out.append(f"   {line(k)}: {line(sc[k])},")
+        for k, v in sc.items():
+            if k != "steps":
+                out.append(f"   {line(k)}: {line(v)},")
         out.append('   "steps": [')
         steps = sc["steps"]
         for j, st in enumerate(steps):
@@ -251,6 +245,38 @@ def etcd_version(binary: str) -> str:
     return out.strip()
 
 
+def record_selected(scenarios: list[dict], out: Path, only_arg: str,
+                    record_one) -> list[dict] | None:
+    """Every scenario's recording, in order: `record_one(scenario)` for those named in
+    `only_arg` (comma-separated; all when empty), the recording already in `out` for the
+    others. None, after a message, if `only_arg` names an unknown scenario."""
+    only = {n for n in only_arg.split(",") if n}
+    unknown = only - {s["name"] for s in scenarios}
+    if unknown:
+        print(f"unknown scenarios: {sorted(unknown)}", file=sys.stderr)
+        return None
+    old: dict[str, dict] = {}
+    if only and out.exists():
+        old = {s["name"]: s for s in json.loads(out.read_text())["scenarios"]}
+    recorded = []
+    for sc in scenarios:
+        if only and sc["name"] not in only:
+            if sc["name"] in old:
+                recorded.append(old[sc["name"]])
+            continue
+        t0 = time.monotonic()
+        recorded.append(record_one(sc))
+        print(f"{sc['name']}: {len(sc['steps'])} steps in {time.monotonic() - t0:.1f}s",
+              file=sys.stderr)
+    return recorded
+
+
+def write_recordings(out: Path, doc: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_dump(doc))
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -260,31 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(args.etcd):
         print("no etcd binary: apt-get install -y etcd-server etcd-client", file=sys.stderr)
         return 2
-    only = {n for n in args.only.split(",") if n}
-    unknown = only - {s["name"] for s in SCENARIOS}
-    if unknown:
-        print(f"unknown scenarios: {sorted(unknown)}", file=sys.stderr)
+    recorded = record_selected(SCENARIOS, args.out, args.only,
+                               lambda sc: record_scenario(args.etcd, sc))
+    if recorded is None:
         return 2
-    old: dict[str, dict] = {}
-    if only and args.out.exists():
-        old = {s["name"]: s for s in json.loads(args.out.read_text())["scenarios"]}
-    recorded = []
-    for sc in SCENARIOS:
-        if only and sc["name"] not in only:
-            if sc["name"] in old:
-                recorded.append(old[sc["name"]])
-            continue
-        t0 = time.monotonic()
-        recorded.append(record_scenario(args.etcd, sc))
-        print(f"{sc['name']}: {len(sc['steps'])} steps in {time.monotonic() - t0:.1f}s",
-              file=sys.stderr)
     doc = {"etcd_version": etcd_version(args.etcd), "api": "grpc-gateway HTTP/JSON, KV service",
            "placeholders": PLACEHOLDERS, "scenarios": recorded}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        args.out.unlink()
-    args.out.write_text(_dump(doc))
-    print(f"wrote {args.out}", file=sys.stderr)
+    write_recordings(args.out, doc)
     return 0
 
 

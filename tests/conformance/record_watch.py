@@ -15,10 +15,11 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
-from tests.conformance.record import Etcd, _normalize, etcd_version, request_body, send
+from tests.conformance.record import (
+    Etcd, _normalize, etcd_version, record_selected, request_body, send, write_recordings,
+)
 from tests.conformance.watch_client import WatchConn
 from tests.conformance.watch_scenarios import SCENARIOS
 
@@ -103,43 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.exists(args.etcd):
         print("no etcd binary: apt-get install -y etcd-server etcd-client", file=sys.stderr)
         return 2
-    only = {n for n in args.only.split(",") if n}
-    old = {}
-    if only and args.out.exists():
-        old = {s["name"]: s for s in json.loads(args.out.read_text())["scenarios"]}
-    recorded = []
-    for sc in SCENARIOS:
-        if only and sc["name"] not in only:
-            if sc["name"] in old:
-                recorded.append(old[sc["name"]])
-            continue
-        t0 = time.monotonic()
+    def record_one(sc: dict) -> dict:
         etcd = Etcd(args.etcd, ETCD_ARGS)
         try:
             etcd.start()
             results = play(etcd.client_port, sc, etcd)
         finally:
             etcd.stop()
-        recorded.append({"name": sc["name"], "doc": sc["doc"],
-                         "steps": [{"step": st, "result": r}
-                                   for st, r in zip(sc["steps"], results)]})
-        print(f"{sc['name']}: {time.monotonic() - t0:.1f}s", file=sys.stderr)
-    doc = {"etcd_version": etcd_version(args.etcd), "api": "grpc-gateway HTTP/JSON, Watch",
-           "etcd_args": list(ETCD_ARGS), "scenarios": recorded}
-    lines = ["{"]
-    for k in ("etcd_version", "api", "etcd_args"):
-        lines.append(f" {json.dumps(k)}: {json.dumps(doc[k])},")
-    lines.append(' "scenarios": [')
-    for i, sc in enumerate(recorded):
-        lines.append("  {" + f'"name": {json.dumps(sc["name"])}, "doc": {json.dumps(sc["doc"])},'
-                     + ' "steps": [')
-        for j, st in enumerate(sc["steps"]):
-            lines.append("   " + json.dumps(st, separators=(",", ":"))
-                         + ("," if j < len(sc["steps"]) - 1 else ""))
-        lines.append("  ]}" + ("," if i < len(recorded) - 1 else ""))
-    lines.append(" ]\n}\n")
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}", file=sys.stderr)
+        return {"name": sc["name"], "doc": sc["doc"],
+                "steps": [{"step": st, "result": r} for st, r in zip(sc["steps"], results)]}
+
+    recorded = record_selected(SCENARIOS, args.out, args.only, record_one)
+    if recorded is None:
+        return 2
+    write_recordings(args.out, {
+        "etcd_version": etcd_version(args.etcd), "api": "grpc-gateway HTTP/JSON, Watch",
+        "etcd_args": list(ETCD_ARGS), "scenarios": recorded})
     return 0
 
 

@@ -58,3 +58,16 @@ def with_placeholders_filled(value):
 
 def step_id(step: tuple) -> str:
     return f"{step[0]}-{step[1]}"
+
+
+class MemberIds:
+    """What a recording's placeholders stand for on a petcd member (record._normalize reads
+    these attributes): its ports, cluster id and member id."""
+
+    def __init__(self, member) -> None:
+        _, _, body = member.request("POST", "/v3/cluster/member/list", b"{}")
+        header = json.loads(body)["header"]
+        self.client_port = member.client_port
+        self.peer_port = member.peer_port
+        self.cluster_id = header["cluster_id"]
+        self.member_id = header["member_id"]

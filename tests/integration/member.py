@@ -6,19 +6,14 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from petcd.testing.member import free_port, stage_pids
+
 READY_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Member:
@@ -75,21 +70,9 @@ class Member:
     def stage_pids(self) -> dict[str, int]:
         """pid of each stage process of this member: children of its supervisor, found by
         their process titles (`petcd: <name> <stage>`)."""
-        out: dict[str, int] = {}
         if self.proc is None:
-            return out
-        prefix = f"petcd: {self.name} ".encode()
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == self.proc.pid and title.startswith(prefix):
-                out[title[len(prefix):].decode()] = int(pid)
-        return out
+            return {}
+        return stage_pids(self.proc.pid, self.name)
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
         if self.proc is None:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.conformance.record import _normalize, parse_body, request_body
-from tests.conformance.recordings import load
+from tests.conformance.recordings import MemberIds, load
 
 pytestmark = pytest.mark.integration
 
@@ -31,14 +31,6 @@ def _unordered(path: str, out: dict) -> dict:
 def _known_difference(step) -> bool:
     return step["response"].get("closed") or step["request"]["path"].startswith("/v3alpha/")
 
-
-
-class _Ids:
-    def __init__(self, member, cluster_id, member_id):
-        self.client_port = member.client_port
-        self.peer_port = member.peer_port
-        self.cluster_id = cluster_id
-        self.member_id = member_id
 
 
 # Framing headers differ by server and carry no meaning for a client once the body is read.
@@ -68,9 +60,7 @@ def _expected(resp):
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_kv_scenario_matches_etcd(scenario, start_member):
     m = start_member(name="conformance")
-    _, _, body = m.request("POST", "/v3/cluster/member/list", b"{}")
-    header = json.loads(body)["header"]
-    ids = _Ids(m, header["cluster_id"], header["member_id"])
+    ids = MemberIds(m)
     mismatches = []
     for i, step in enumerate(scenario["steps"]):
         if _known_difference(step):
