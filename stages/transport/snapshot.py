@@ -43,6 +43,7 @@ from petcd.common.pipeline import SnapshotChunk, SnapshotStatus
 from petcd.common.types import Message
 from petcd.ipc.loop import Loop
 from petcd.stages.apply import schema
+from petcd.stages.wal.fileutil import fsync_dir, pwrite_all
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,10 @@ class SnapshotSender:
 
     def start(self, m: Message) -> None:
         """Deliver MsgSnap `m`; a stream already running to that peer stands for it."""
-        if m.to in self.streams or m.to not in self.sockets:
-            if m.to not in self.sockets:
-                self.report(SnapshotStatus(m.to, failed=True))
+        if m.to not in self.sockets:
+            self.report(SnapshotStatus(m.to, failed=True))
+            return
+        if m.to in self.streams:
             return
         now = time.monotonic()
         path = os.path.join(snap_dir(self.data_dir), f"send-{m.to:016x}.snap.db.tmp")
@@ -252,7 +254,7 @@ class SnapshotReceiver:
                             m.frm, c.offset, stream.offset)
                 self._drop(m.frm)
             return None
-        _write_all(stream.fd, c.data)
+        pwrite_all(stream.fd, c.data, stream.offset)
         stream.offset += len(c.data)
         stream.crc = zlib.crc32(c.data, stream.crc)
         if not c.done:
@@ -268,11 +270,7 @@ class SnapshotReceiver:
         del self.streams[m.frm]
         final = snapshot_db_path(self.data_dir, index)
         os.replace(stream.path, final)
-        dir_fd = os.open(snap_dir(self.data_dir), os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(snap_dir(self.data_dir))
         log.info("received snapshot at index %d from %x (%d bytes)", index, m.frm, stream.offset)
         return m
 
@@ -288,9 +286,3 @@ class SnapshotReceiver:
         for frm in list(self.streams):
             self._drop(frm)
 
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
