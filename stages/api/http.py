@@ -125,14 +125,17 @@ class GatewayApp:
     def __init__(self, service, status, members, max_request_bytes: int,
                  extra_routes: dict | None = None, watch_stream=None,
                  has_leader: Callable[[], bool] = lambda: True,
-                 metrics: Callable[[], bytes] | None = None, leases=None) -> None:
+                 metrics: Callable[[], bytes] | None = None, leases=None,
+                 failpoints=None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
-        has_leader() for the Grpc-Metadata-Hasleader check of streams."""
+        has_leader() for the Grpc-Metadata-Hasleader check of streams; failpoints: the
+        /debug/failpoints endpoint (None: not served)."""
         self.routes = _routes(service, status, members)
         self.watch_stream = watch_stream
         self.has_leader = has_leader
         self.metrics = metrics
         self.leases = leases
+        self.failpoints = failpoints
         if leases is not None:
             self.routes.update(_lease_routes(leases))
         for route, (cls, handler) in (extra_routes or {}).items():
@@ -158,6 +161,10 @@ class GatewayApp:
             return await _respond(send, 200, [(b"content-type",
                                                CONTENT_TYPE_LATEST.encode())],
                                   self.metrics())
+        if self.failpoints is not None and path.startswith("/debug/failpoints"):
+            body = await _read_body(receive, 4096) or b""
+            status, text = await self.failpoints.handle(method, path, body)
+            return await _respond(send, status, _TEXT_HEADERS, text)
         if path in ("/version", "/health"):
             if method != "GET":
                 return await _respond(send, 405, _CORS_HEADERS + [(b"allow", b"GET")]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Protocol
 
+from petcd.common import failpoint
 from petcd.common.errors import EtcdError
 from petcd.common.kv import Event, EventType, FilterType
 
@@ -250,6 +251,7 @@ class WatchHub:
     def _sync_pass(self) -> None:
         """One bounded step of catch-up; schedules the next while there is more to do."""
         self._sync_scheduled = False
+        failpoint.hit("watch.before_sync")
         ready = [w for w in self._unsynced if w.pending_events == 0]
         if not ready:
             return  # the rest wait for their buffers to drain (drained() kicks us)

@@ -33,6 +33,7 @@ from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
 from petcd.common.ids import initial_members
+from .debug_failpoints import FailpointEndpoint
 from .http import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
 from petcd.common.config import parse_retention
@@ -220,7 +221,10 @@ class Worker:
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
                          watch_stream=self.new_watch_stream,
                          has_leader=lambda: self.member.status.lead != 0,
-                         metrics=self.metrics)
+                         metrics=self.metrics,
+                         failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
+                                                      self.cfg.api_workers)
+                         if self.cfg.debug_failpoints else None)
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)
