@@ -38,18 +38,18 @@ def _answer(request: dict) -> dict:
     return {"ok": failpoint.armed()}
 
 
-def serve(ctx: zmq.Context, data_dir: str, stage: str) -> None:
-    sock = ctx.socket(zmq.REP)
+def serve(data_dir: str, stage: str) -> None:
+    # Its own context, never terminated: the stage's context is destroyed at stop, which
+    # must not wait for (or close under) a thread blocked in recv. The thread dies with the
+    # process.
+    sock = zmq.Context().socket(zmq.REP)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(_address(data_dir, stage))
 
     def run() -> None:
-        try:
-            while True:
-                request = msgpack.unpackb(sock.recv())
-                sock.send(msgpack.packb(_answer(request)))
-        except zmq.ContextTerminated:
-            sock.close()
+        while True:
+            request = msgpack.unpackb(sock.recv())
+            sock.send(msgpack.packb(_answer(request)))
 
     threading.Thread(target=run, name="failpoints", daemon=True).start()
 

@@ -76,7 +76,7 @@ def run_stage(stage: str, body: Callable[[StageContext], None]) -> None:
     try:
         failpoint.arm_from_env(stage)
         if config.debug_failpoints:
-            failpoints.serve(ctx.zmq, config.data_dir, stage)
+            failpoints.serve(config.data_dir, stage)
         body(ctx)
     except KeyboardInterrupt:
         pass
