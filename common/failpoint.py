@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 ENV = "PETCD_FAILPOINTS"
 
@@ -33,6 +34,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wal.before_write": ("wal", "before a batch of appends is written"),
     "wal.before_fsync": ("wal", "after the batch is written, before its fdatasync"),
     "wal.after_fsync": ("wal", "after the fdatasync, before raft hears AppendDone"),
+    "wal.lose_unsynced": ("wal", "before the fdatasync; its panic first zeroes the bytes not "
+                                 "yet synced, as a power cut would lose them"),
     "wal.after_release": ("wal", "after segments before a snapshot are released"),
     "snapshot.before_save": ("wal", "before a raft snapshot file is written"),
     "snapshot.after_save": ("wal", "after the snapshot file and marker are durable"),
@@ -74,7 +77,7 @@ class Failpoint:
         self._steps = parse(term)
         self._lock = threading.Lock()
 
-    def fire(self, name: str) -> None:
+    def fire(self, name: str, before_panic: Callable[[], None] | None = None) -> None:
         with self._lock:
             while self._steps and self._steps[0].remaining == 0:
                 self._steps.pop(0)
@@ -84,6 +87,8 @@ class Failpoint:
             if step.remaining is not None:
                 step.remaining -= 1
         if step.action == "panic":
+            if before_panic is not None:
+                before_panic()
             log.error("failpoint %s: panic", name)
             for h in logging.getLogger().handlers + log.handlers:
                 h.flush()
@@ -110,12 +115,13 @@ def parse(term: str) -> list[_Step]:
 _armed: dict[str, Failpoint] = {}
 
 
-def hit(name: str) -> None:
-    """The failpoint `name` is reached. Costs one empty-dict test when nothing is armed."""
+def hit(name: str, before_panic: Callable[[], None] | None = None) -> None:
+    """The failpoint `name` is reached. Costs one empty-dict test when nothing is armed.
+    `before_panic` runs just before a panic exits (to leave the state a crash would)."""
     if _armed:
         fp = _armed.get(name)
         if fp is not None:
-            fp.fire(name)
+            fp.fire(name, before_panic)
 
 
 def arm(name: str, term: str) -> None:

@@ -63,6 +63,7 @@ class Writer:
             must_sync |= r.must_sync
         if must_sync and self.fsync:
             failpoint.hit("wal.before_fsync")
+            failpoint.hit("wal.lose_unsynced", before_panic=self.wal.drop_unsynced)
             self.wal.sync()
             failpoint.hit("wal.after_fsync")
         if released_to:
