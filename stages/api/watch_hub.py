@@ -190,7 +190,10 @@ class WatchHub:
                 # watchers catch up, or are canceled, on the unsynced path.
                 for w in self._all():
                     if w.synced:
-                        w.next_rev = start
+                        # Everything before `start` was handled; a watch of a future
+                        # revision must keep it (found by the robustness harness: a lagging
+                        # member canceled a watch from revision 98 as "compacted at 98").
+                        w.next_rev = max(w.next_rev, start)
                         self._unsync(w)
                 break
             self._dispatch(events)
