@@ -22,6 +22,7 @@ import asyncio
 import os
 import random
 import sys
+from dataclasses import dataclass
 
 import click
 
@@ -36,12 +37,14 @@ MAX_INT32 = (1 << 31) - 1
 LEASE_TTL_S = 100  # etcd's lease-keepalive grants each client a 100 s lease
 
 
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The global flags, from the group or (taking precedence) the subcommand."""
-
-    def __init__(self, endpoints, conns, clients, precise, dial_timeout) -> None:
-        self.endpoints, self.conns, self.clients = endpoints, conns, clients
-        self.precise, self.dial_timeout = precise, dial_timeout
+    endpoints: str
+    conns: int
+    clients: int
+    precise: bool
+    dial_timeout_s: float
 
     @property
     def precision(self) -> str:
@@ -82,7 +85,7 @@ def benchmark(**_):
 def run_load(s: Settings, total: int, op, rate_per_s: float, setup=None) -> report.Stats:
     async def main():
         async with load.open_clients(s.endpoints, s.conns, s.clients,
-                                     dial_timeout_s=s.dial_timeout) as clients:
+                                     dial_timeout_s=s.dial_timeout_s) as clients:
             if setup is not None:
                 clients = await setup(clients)
             return await load.run_total(clients, total, op, rate_per_s=rate_per_s)

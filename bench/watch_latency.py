@@ -47,9 +47,9 @@ def watch_latency(ctx, total, put_rate, key_size, val_size, **g):
     """Benchmark watch latency"""
     s = settings(ctx, g)
     key, value = os.urandom(key_size), os.urandom(val_size)
-    put_client = Client(s.endpoints, timeout_s=30, dial_timeout_s=s.dial_timeout)
+    put_client = Client(s.endpoints, timeout_s=30, dial_timeout_s=s.dial_timeout_s)
     watch_client = Client(watch_endpoints(put_client, s.endpoints), timeout_s=30,
-                          dial_timeout_s=s.dial_timeout)
+                          dial_timeout_s=s.dial_timeout_s)
     arrivals: list[queue.SimpleQueue] = []
     watches = []
     try:
