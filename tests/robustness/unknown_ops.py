@@ -19,12 +19,13 @@ almost all of those tries useless, without losing any valid linearization:
    interchangeable, and so are unknown deletes of one key: only the first of each is tried.
 
 Among the allowed ops, those whose effect some read or watch saw are tried first, then the
-most recently called (an op still pending long after its call most likely never took effect). A revision
-that a read, a watch event or a prev_kv pins ("at r, k was put with v"; "k did not change
-between m and R") may be filled only by an unknown op that agrees (strict_hints): when two unknown writes could fill one
-revision, the search picks the one the responses confirm, else the replay the watch check
-trusts could disagree with the watches for no fault of the server. The caller retries without
-strict hints to tell "no order at all" from "no order that agrees with the watches".
+most recently called (an op pending long after its call most likely never took effect).
+A revision that a read, a watch event or a prev_kv pins ("at r, k was put with v"; "k did
+not change between m and R") may be filled only by an unknown op that agrees (strict_hints):
+when two unknown writes could fill one revision, the search picks the one the responses
+confirm, else the replay the watch check trusts could disagree with the watches for no
+fault of the server. The caller retries without strict hints to tell "no order at all" from
+"no order that agrees with the watches".
 """
 from __future__ import annotations
 
@@ -34,8 +35,7 @@ from typing import Iterable, Sequence
 from tests.robustness import model
 from tests.robustness.history import (
     ERR_COMPACTED, ERR_LEASE_EXISTS, ERR_LEASE_NOT_FOUND, READS, Compact, Delete, ErrorResponse,
-    Event, LeaseGrant, LeaseRevoke, Operation, Put, RangeResponse, Txn,
-    TxnResponse,
+    Event, LeaseGrant, LeaseRevoke, Operation, Put, RangeResponse, Txn, TxnResponse,
 )
 from tests.robustness.precheck import bumped, revision_of
 
@@ -167,7 +167,8 @@ class UnknownPolicy:
         self.requests = requests
         self.strict_hints = strict_hints
         self.call_ns = [ops[i].call_ns for i in chosen]
-        self.owned = {revision_of(ops[i]) for i in chosen if not ops[i].unknown and bumped(ops[i])}
+        self.owned = {revision_of(ops[i]) for i in chosen
+                      if not ops[i].unknown and bumped(ops[i])}
         self.lease_refs = [_lease_refs(r) for r in requests]
         needs = [_lease_needs(ops[i], requests[j]) for j, i in enumerate(chosen)]
         self.needs_present = [p for p, _ in needs]
