@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-from tests.robustness.history import Event, WatchStream, in_range
+from tests.robustness.history import Event, WatchStream, in_range, prefix_end
 from tests.robustness.replay import Replay
 
 
@@ -41,6 +41,16 @@ def _show(e: Event) -> str:
             f"ver {e.version})")
 
 
+def _describe_range(key: str, range_end: str) -> str:
+    if range_end == "":
+        return f"key {key!r}"
+    if range_end == "\0":
+        return f"keys >= {key!r}"
+    if range_end == prefix_end(key):
+        return f"prefix {key!r}"
+    return f"[{key!r}, {range_end!r})"
+
+
 def check_watches(streams: Sequence[WatchStream], replay: Replay) -> list[str]:
     out: list[str] = []
     for n, stream in enumerate(streams):
@@ -50,8 +60,8 @@ def check_watches(streams: Sequence[WatchStream], replay: Replay) -> list[str]:
 
 def check_stream(n: int, stream: WatchStream, replay: Replay) -> list[str]:
     req = stream.request
-    name = (f"watch #{n} on {req.key!r}..{req.range_end!r} from revision {req.start_revision}"
-            f"{' on ' + req.member if req.member else ''}")
+    name = (f"watch #{n} on {_describe_range(req.key, req.range_end)} from revision "
+            f"{req.start_revision}{' on ' + req.member if req.member else ''}")
     out: list[str] = []
     events = [(ri, e) for ri, resp in enumerate(stream.responses) for e in resp.events]
 
@@ -135,7 +145,8 @@ def _check_reliable(name: str, stream: WatchStream, got: list[Event], replay: Re
     missing = [e for e in want if e not in got_set]
     extra = [e for e in got if e not in want_set]
     out = [f"{name}: missing event (gap): {_show(e)}" for e in missing[:5]]
-    out += [f"{name}: event not in the replay: {_show(e)}" for e in extra[:5]]
+    out += [f"{name}: unexpected event (the replay has none such on this range): {_show(e)}"
+            for e in extra[:5]]
     if not out:
         out.append(f"{name}: {_ORDER_ONLY}")
     return out
