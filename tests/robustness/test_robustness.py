@@ -41,3 +41,21 @@ def test_the_harness_passes_real_etcd(fault, tmp_path):
 def test_slow_matrix(size, workload, i, tmp_path):
     check(RunConfig(seed=10_000 * size + 1000 * SCENARIOS.index((size, workload)) + i,
                     size=size, workload=workload), tmp_path)
+
+
+# Each bug a run found, replayed by its seed (timing decides whether it strikes again, so
+# they run many times, as etcd runs its reproductions).
+REGRESSIONS = {
+    # A lagging member applied a compaction in the same batch as the revisions it was behind
+    # by, and canceled a watch of a future revision as "compacted" (fixed in watch_hub).
+    "watch_future_revision_not_canceled_by_compaction_jump": RunConfig(303, 3, "leases"),
+    "watch_not_canceled_below_its_start_on_a_stalled_leader": RunConfig(302, 3, "kubernetes"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REGRESSIONS))
+@pytest.mark.parametrize("i", range(10))
+def test_regression(name, i, tmp_path):
+    check(REGRESSIONS[name], tmp_path)
