@@ -89,6 +89,7 @@ class RaftStatus:
     lead: int
     commit: int
     raft_state: int
+    is_learner: bool = False   # this member is a learner (it refuses most client requests)
 
 
 @dataclass(frozen=True, slots=True)
