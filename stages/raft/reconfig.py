@@ -126,8 +126,9 @@ class Reconfig:
         return started >= total // 2 + 1
 
     def _ready_to_promote(self) -> bool:
+        # The learner counts as a voter and as started (etcd 3.4.23 does; older 3.4s did not).
         voters = self._voters()
-        started = sum(1 for x in voters if x.name)
+        started = 1 + sum(1 for x in voters if x.name)
         return started >= (len(voters) + 1) // 2 + 1
 
     def _may_remove(self, member_id: int, now: float) -> EtcdError | None:

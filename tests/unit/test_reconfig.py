@@ -107,9 +107,14 @@ def test_promote():
     assert check(g, K.PROMOTE, MemberInfo(42, "", ()), {1: 100}) == E.ErrMemberNotFound
 
 
-def test_promote_needs_a_started_quorum():
-    g = gate(member(1), member(2, name=""), member(9, learner=True))
+def test_promote_needs_a_started_quorum_counting_the_learner():
+    g = gate(member(1), member(2, name=""), member(3, name=""), member(9, learner=True))
     assert check(g, K.PROMOTE, MemberInfo(9, "", ()), {1: 5, 9: 5}) == E.ErrMemberNotEnoughStarted
+    g = gate(member(1), member(2, name=""), member(9, learner=True))
+    assert check(g, K.PROMOTE, MemberInfo(9, "", ()), {1: 5, 9: 5}) is None  # 2 of 3
+    # A lone member: promoting itself is refused for what it is, not for the quorum.
+    assert check(gate(member(1)), K.PROMOTE, MemberInfo(1, "", ()), {1: 5}) == \
+        E.ErrMemberNotLearner
 
 
 def test_without_strict_checks_only_the_table_counts():
