@@ -22,6 +22,7 @@ from .ranges import key_range, to_bytes
 from .retry import RetryPolicy
 from .rpc import DefragmentRequest, SnapshotRequest
 from .txn import Txn
+from .urls import check_peer_urls
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_DIAL_TIMEOUT_S = 2.0
@@ -171,7 +172,7 @@ class Client:
                    timeout_s: float | None = None) -> cluster.MemberAddResponse:
         """Add a member (a learner if `is_learner`) that will listen on `peer_urls` (a URL or
         a list); it joins once started with --initial-cluster-state existing."""
-        urls = (peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls)
+        urls = check_peer_urls((peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls))
         return self.call("MemberAdd", cluster.MemberAddRequest(peer_urls=urls,
                                                                is_learner=is_learner), timeout_s)
 
@@ -181,7 +182,7 @@ class Client:
 
     def member_update(self, member_id: int, peer_urls,
                       timeout_s: float | None = None) -> cluster.MemberUpdateResponse:
-        urls = (peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls)
+        urls = check_peer_urls((peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls))
         return self.call("MemberUpdate", cluster.MemberUpdateRequest(id=member_id,
                                                                      peer_urls=urls), timeout_s)
 
