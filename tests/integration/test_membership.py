@@ -1,12 +1,13 @@
 """Membership changes on real members: a learner joins a running cluster, catches up, is
 promoted; the leader is removed and stops itself; a member moves to another peer URL; a member
 removed while it was down is told so when it comes back; and etcd's errors for each refusal."""
+import asyncio
 import base64
 import time
 
 import pytest
 
-from petcd.client import Client, errors
+from petcd.client import AsyncClient, Client, errors
 
 from .member import Member, free_port
 
@@ -16,6 +17,9 @@ pytestmark = pytest.mark.integration
 # need not wait after a start.
 FAST = ("--heartbeat-interval", "50", "--election-timeout", "500",
         "--peer-health-interval-ms", "200")
+# A log compacted early, so that a member joining later catches up by snapshot.
+SNAPSHOTS = ("--snapshot-count", "40", "--snapshot-catch-up-entries", "5",
+             "--snapshot-chunk-bytes", "4096")
 
 
 def b64(s: str) -> str:
@@ -61,9 +65,9 @@ def joiners(tmp_path):
     --initial-cluster-state existing; all stopped after."""
     started: list[Member] = []
 
-    def start(name: str, cluster: str, peer_port: int) -> Member:
+    def start(name: str, cluster: str, peer_port: int, extra_args=()) -> Member:
         m = Member(tmp_path, name, ("--initial-cluster", cluster, "--initial-cluster-state",
-                                    "existing", *FAST), peer_port=peer_port)
+                                    "existing", *FAST, *extra_args), peer_port=peer_port)
         started.append(m)
         return m.start()
 
@@ -82,10 +86,10 @@ def hashes(members) -> set:
 
 
 def test_learner_joins_is_promoted_leader_removed_member_moved(start_cluster, joiners):
-    members = start_cluster(3, extra_args=FAST)
+    members = start_cluster(3, extra_args=FAST + SNAPSHOTS)
     lead = poll(lambda: leader_of(members), "a leader")
     with Client(lead.url) as c:
-        for i in range(30):
+        for i in range(60):  # past a raft snapshot: the log before it is gone
             c.put(f"k{i:02}", f"v{i}")
     follower = next(m for m in members if m is not lead)
 
@@ -103,11 +107,13 @@ def test_learner_joins_is_promoted_leader_removed_member_moved(start_cluster, jo
                            match="^etcdserver: can only promote a learner member which is in "
                                  "sync with leader$"):
             c.member_promote(added.member.id)  # it has not even started
-    learner = joiners("c4", initial_cluster(members, {"c4": p4}), p4)
+    learner = joiners("c4", initial_cluster(members, {"c4": p4}), p4, SNAPSHOTS)
     assert int(status(learner)["header"]["member_id"]) == added.member.id
 
-    # It catches up: the same keys, read locally (all a learner serves besides status).
+    # It catches up, by snapshot: the same keys, read locally (all a learner serves besides
+    # status).
     poll(lambda: same_keys(learner, lead), "the learner to catch up")
+    assert "installed the store received with snapshot" in learner.log_path.read_text()
     st = status(learner)
     assert st["isLearner"] is True
     for path, body in (("/v3/kv/put", {"key": b64("x"), "value": b64("y")}),
@@ -226,6 +232,13 @@ def test_membership_errors_on_one_member(start_member):
         assert [x.peer_urls for x in updated.members if x.id == learner.id] == [
             ("http://127.0.0.1:2", "http://127.0.0.1:3")]
         assert len(c.member_remove(learner.id).members) == 1
+
+        async def via_async_client():
+            async with AsyncClient(f"tcp://127.0.0.1:{m.zmq_port}") as ac:
+                added = await ac.member_add(["http://127.0.0.1:9"], is_learner=True)
+                return added, await ac.member_remove(added.member.id)
+        added, left = asyncio.run(via_async_client())
+        assert added.member.is_learner and len(left.members) == 1
         # etcd lets a lone member add a second voter (it then has no quorum until that one
         # starts), but not a third.
         c.member_add(["http://127.0.0.1:4"])
