@@ -3,58 +3,42 @@
 Usage: python -m petcd.bench.client_load --endpoint tcp://127.0.0.1:2378 [--op put|range]
        [--in-flight 256] [--requests 20000]
 
-Keeps `in-flight` calls outstanding (asyncio tasks on one connection), shows a live progress
-bar (tqdm), then prints throughput and latency percentiles. Timings are reported, never
-asserted.
+Keeps `in-flight` calls outstanding on one connection (bench/load.py, the engine under
+`petcd-bench`, which has etcd's flags and full report), shows a live progress bar on a
+terminal, then prints throughput and latency percentiles in one line. Timings are reported,
+never asserted.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import os
-import time
 
-from tqdm import tqdm
-
-from petcd.client import AsyncClient
+from . import load, report
 
 
 async def run(endpoint: str, op: str, in_flight: int, requests: int, value_bytes: int = 64):
-    latencies: list[float] = []
-    errors = 0
     prefix = os.urandom(4).hex()
     value = "v" * value_bytes
-    async with AsyncClient(endpoint, timeout_s=30) as c:
+
+    async def one(c, i: int) -> None:
+        if op == "put":
+            await c.put(f"{prefix}{i:011d}", value)
+        else:
+            await c.get("bench-key")
+
+    async with load.open_clients(endpoint, 1, in_flight) as clients:
         if op == "range":
-            await c.put("bench-key", value)
-        queue = iter(range(requests))
-        bar = tqdm(total=requests, unit="req", smoothing=0.1)
-
-        async def worker() -> None:
-            nonlocal errors
-            for i in queue:
-                t0 = time.perf_counter()
-                try:
-                    if op == "put":
-                        await c.put(f"{prefix}{i:011d}", value)
-                    else:
-                        await c.get("bench-key")
-                except Exception:
-                    errors += 1
-                latencies.append(time.perf_counter() - t0)
-                bar.update(1)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(in_flight)))
-        elapsed = time.perf_counter() - start
-        bar.close()
-    latencies.sort()
+            await clients[0].put("bench-key", value)
+        stats = await load.run_total(clients, requests, one)
+    lats = stats.latencies_s
 
     def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
+        return lats[min(len(lats) - 1, int(p * len(lats)))] * 1000 if lats else float("nan")
 
-    return {"requests_per_s": requests / elapsed, "p50_ms": pct(0.5), "p90_ms": pct(0.9),
-            "p99_ms": pct(0.99), "errors": errors}
+    return {"requests_per_s": requests / stats.total_s, "p50_ms": pct(0.5),
+            "p90_ms": pct(0.9), "p99_ms": pct(0.99),
+            "errors": sum(n for _, n in stats.errors), "report": report.format_report(stats)}
 
 
 def main() -> None:

@@ -108,6 +108,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("apply-max-batch-entries", int, 4096, "committed entries applied in one LMDB txn"),
     Knob("lmdb-map-size-bytes", int, 8 << 30, "LMDB map size (address space, not disk)"),
     Knob("pipe-hwm", int, 100_000, "ZeroMQ high-water mark of the inter-stage pipes"),
+    Knob("debug-failpoints", _bool, False,
+         "serve /debug/failpoints on the client HTTP listener, to arm failpoints at run time "
+         "(fault-injection tests only)"),
 )
 
 _BY_NAME = {k.name: k for k in KNOBS}

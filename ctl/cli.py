@@ -7,7 +7,9 @@ Theory of operation: click parses; everything etcdctl users rely on is kept:
   PETCDCTL_ENDPOINTS, ETCDCTL_WRITE_OUT); ETCDCTL_API is accepted and ignored (always 3);
 - an error is one line, `Error: <message>` on stderr, and etcdctl's exit code
   (ExitError 1, ExitBadConnection 2, ExitInvalidInput 3, ExitBadFeature 4, ExitInterrupted 5,
-  ExitIO 6, ExitBadArgs 128); never a traceback.
+  ExitIO 6, ExitBadArgs 128); never a traceback. A command line click cannot parse is
+  answered as cobra answers it (usage_error): pflag's words, the command's usage text
+  (ctl/usage.py) after a flag error, a group's usage when no subcommand is given.
 The client is made on first use, so argument errors never wait on a connection.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 import click
 
 from petcd.client import Client, errors
-from . import display
+from . import arg_errors, display
 
 EXIT_ERROR, EXIT_BAD_CONNECTION, EXIT_INVALID_INPUT, EXIT_BAD_FEATURE = 1, 2, 3, 4
 EXIT_INTERRUPTED, EXIT_IO, EXIT_BAD_ARGS = 5, 6, 128
@@ -141,7 +143,28 @@ def global_options(f):
     return f
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def usage_of(path: list[str]) -> str:
+    from .cmd_cluster import VERSION
+    from .usage import usage_text
+    return usage_text(ctl, path, VERSION)
+
+
+class CtlCommand(click.Command):
+    """A command whose --help is etcdctl's usage text rather than click's."""
+
+    def get_help(self, ctx: click.Context) -> str:
+        return usage_of(ctx.command_path.split()[1:]).removesuffix("\n")  # echo adds it
+
+
+class CtlGroup(click.Group):
+    command_class = CtlCommand
+    group_class = type  # subgroups are CtlGroups too
+
+    def get_help(self, ctx: click.Context) -> str:
+        return usage_of(ctx.command_path.split()[1:]).removesuffix("\n")
+
+
+@click.group(cls=CtlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @global_options
 @click.pass_context
 def ctl(ctx: click.Context, **opts) -> None:
@@ -150,13 +173,17 @@ def ctl(ctx: click.Context, **opts) -> None:
 
 
 def _load_commands() -> None:
-    from . import cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease, cmd_watch  # noqa: F401
+    from . import (cmd_check, cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease,  # noqa: F401
+                   cmd_watch)
 
 
 def run(argv: list[str]) -> int:
     _load_commands()
+    if argv and argv[-1] in VALUED_FLAGS:  # a global flag missing its value, e.g. `get -w`
+        return flag_usage_error(arg_errors.missing_argument(argv[-1]), argv)
+    argv = hoist_global_flags(argv)
     try:
-        ctl.main(hoist_global_flags(argv), prog_name="petcdctl", standalone_mode=False)
+        ctl.main(argv, prog_name="petcdctl", standalone_mode=False)
         return 0
     except CtlExit as e:
         sys.stderr.write(f"Error: {e.message}\n")
@@ -164,19 +191,8 @@ def run(argv: list[str]) -> int:
     except errors.ClientError as e:
         sys.stderr.write(f"Error: {e.message}\n")
         return EXIT_ERROR
-    except click.exceptions.NoSuchOption as e:
-        sys.stderr.write(f"Error: unknown flag: {e.option_name}\n")
-        return EXIT_ERROR
-    except click.exceptions.BadParameter as e:
-        sys.stderr.write(f"Error: invalid argument {e.format_message()}\n")
-        return EXIT_ERROR
     except click.exceptions.UsageError as e:
-        msg = e.format_message()
-        if msg.startswith("No such command"):
-            name = msg.split("'")[1] if "'" in msg else msg
-            msg = f'unknown command "{name}" for "petcdctl"'
-        sys.stderr.write(f"Error: {msg}\n")
-        return EXIT_ERROR
+        return usage_error(e, argv)
     except click.exceptions.Abort:
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
@@ -186,6 +202,40 @@ def run(argv: list[str]) -> int:
     except OSError as e:
         sys.stderr.write(f"Error: {e}\n")
         return EXIT_IO
+
+
+VALUED_FLAGS = {f"--{n}" for n, (takes, _) in GLOBAL_FLAGS.items() if takes} | set(SHORT)
+
+
+def usage_error(e: click.exceptions.UsageError, argv: list[str]) -> int:
+    """What etcdctl does on a bad command line: a flag error prints the command's usage on
+    stdout between two copies of the error (cobra's, then etcdctl's); a group run without
+    a subcommand (or with an unknown one) prints its usage and succeeds; an unknown command
+    gets cobra's message and suggestions."""
+    flag_msg = arg_errors.flag_error(e)
+    if flag_msg is not None:
+        return flag_usage_error(flag_msg, argv)
+    group_path = e.ctx.command_path.split()[1:] if e.ctx is not None else []
+    if isinstance(e, click.exceptions.NoArgsIsHelpError):
+        out(usage_of(group_path))
+        return 0
+    msg = e.format_message()
+    if msg.startswith("No such command"):
+        if group_path:  # cobra runs a group's help for any argument it does not know
+            out(usage_of(group_path))
+            return 0
+        m = arg_errors.unknown_command(msg.split("'")[1], "petcdctl", ctl.commands)
+        sys.stderr.write(f"Error: {m}\nRun 'petcdctl --help' for usage.\nError: {m}\n")
+        return EXIT_ERROR
+    sys.stderr.write(f"Error: {msg}\n")
+    return EXIT_ERROR
+
+
+def flag_usage_error(msg: str, argv: list[str]) -> int:
+    sys.stderr.write(f"Error: {msg}\n")
+    out(usage_of(arg_errors.command_path(ctl, argv, VALUED_FLAGS)))
+    sys.stderr.write(f"\nError: {msg}\n")
+    return EXIT_ERROR
 
 
 def entry() -> None:

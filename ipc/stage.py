@@ -19,9 +19,10 @@ from typing import Callable
 import zmq
 from setproctitle import setproctitle
 
-from petcd.common import log
+from petcd.common import failpoint, log
 from petcd.common.config import MemberConfig
 from petcd.common.pipeline import StageFailed, StageReady
+from . import failpoints
 from .channel import Sender
 
 
@@ -77,6 +78,9 @@ def run_stage(stage: str, body: Callable[[StageContext], None]) -> None:
     setproctitle(f"petcd: {config.name} {stage}")
     ctx = StageContext(stage, config)
     try:
+        failpoint.arm_from_env(stage)
+        if config.debug_failpoints:
+            failpoints.serve(config.data_dir, stage)
         body(ctx)
     except KeyboardInterrupt:
         pass

@@ -143,11 +143,13 @@ class GatewayApp:
                  extra_routes: dict | None = None, watch_stream=None,
                  has_leader: Callable[[], bool] = lambda: True,
                  metrics: Callable[[], bytes] | None = None, leases=None,
-                 member_service=None, is_learner: Callable[[], bool] = lambda: False) -> None:
+                 member_service=None, is_learner: Callable[[], bool] = lambda: False,
+                 failpoints=None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
         has_leader() for the Grpc-Metadata-Hasleader check of streams; member_service for the
         Cluster service's changes; is_learner() says whether to refuse what a learner does
-        not serve (learner.py)."""
+        not serve (learner.py); failpoints: the /debug/failpoints endpoint (None: not
+        served)."""
         self.routes = _routes(service, status, members)
         self.is_learner = is_learner
         if member_service is not None:
@@ -156,6 +158,7 @@ class GatewayApp:
         self.has_leader = has_leader
         self.metrics = metrics
         self.leases = leases
+        self.failpoints = failpoints
         if leases is not None:
             self.routes.update(_lease_routes(leases))
         for route, (cls, handler) in (extra_routes or {}).items():
@@ -181,6 +184,10 @@ class GatewayApp:
             return await _respond(send, 200, [(b"content-type",
                                                CONTENT_TYPE_LATEST.encode())],
                                   self.metrics())
+        if self.failpoints is not None and path.startswith("/debug/failpoints"):
+            body = await _read_body(receive, 4096) or b""
+            status, text = await self.failpoints.handle(method, path, body)
+            return await _respond(send, status, _TEXT_HEADERS, text)
         if path in ("/version", "/health"):
             if method != "GET":
                 return await _respond(send, 405, _CORS_HEADERS + [(b"allow", b"GET")]

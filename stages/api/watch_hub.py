@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Protocol
 
+from petcd.common import failpoint
 from petcd.common.errors import EtcdError
 from petcd.common.kv import Event, EventType, FilterType
 
@@ -189,7 +190,10 @@ class WatchHub:
                 # watchers catch up, or are canceled, on the unsynced path.
                 for w in self._all():
                     if w.synced:
-                        w.next_rev = start
+                        # Everything before `start` was handled; a watch of a future
+                        # revision must keep it (found by the robustness harness: a lagging
+                        # member canceled a watch from revision 98 as "compacted at 98").
+                        w.next_rev = max(w.next_rev, start)
                         self._unsync(w)
                 break
             self._dispatch(events)
@@ -250,6 +254,7 @@ class WatchHub:
     def _sync_pass(self) -> None:
         """One bounded step of catch-up; schedules the next while there is more to do."""
         self._sync_scheduled = False
+        failpoint.hit("watch.before_sync")
         ready = [w for w in self._unsynced if w.pending_events == 0]
         if not ready:
             return  # the rest wait for their buffers to drain (drained() kicks us)

@@ -25,6 +25,7 @@ import dataclasses
 from collections import deque
 from typing import Awaitable, Callable
 
+from petcd.common import failpoint
 from petcd.common.kv import (
     Event, WatchCreateRequest, WatchRequest, WatchResponse,
 )
@@ -191,6 +192,7 @@ class WatchStream:
                 batch.append(resp)
             if len(out) <= self.max_backlog:
                 self._room.set()
+            failpoint.hit("watch.before_send")
             await self._send(batch)
             for w, n in taken:
                 w.pending_events -= n

@@ -31,11 +31,13 @@ from petcd.ipc.stage import StageContext
 from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
+from .debug_failpoints import FailpointEndpoint
 from .http import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
 from .member_service import MemberService
 from petcd.common.config import parse_retention
 from .compactor import Compactor
+from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
 from .watch_stream import WatchStream
 from .service import KVService, MemberState
@@ -94,6 +96,7 @@ class Worker:
         # Gauges read live values at scrape time: nothing to keep in step.
         registry = prometheus_client.CollectorRegistry()
         hub = lambda: self.watch_hub  # noqa: E731
+        supervisor_pid = os.getppid()  # stages are the supervisor's children
         for name, doc, read in (
                 ("etcd_debugging_mvcc_watch_stream_total", "open watch streams",
                  lambda: len(self.watch_streams)),
@@ -104,7 +107,10 @@ class Worker:
                 ("petcd_watch_slow_watchers_total", "watchers that ever fell behind",
                  lambda: hub().slow_watchers_total if hub() else 0),
                 ("petcd_watch_events_read_total", "events read from LMDB for watchers",
-                 lambda: hub().events_read if hub() else 0)):
+                 lambda: hub().events_read if hub() else 0),
+                # etcd's (Go's process collector); here the whole member, see member_memory
+                ("process_resident_memory_bytes", "resident memory of the member's processes",
+                 lambda: member_resident_bytes(supervisor_pid))):
             prometheus_client.Gauge(name, doc, registry=registry).set_function(read)
         return registry
 
@@ -218,7 +224,10 @@ class Worker:
                          watch_stream=self.new_watch_stream,
                          has_leader=lambda: self.member.status.lead != 0,
                          metrics=self.metrics, member_service=self.cluster,
-                         is_learner=self.is_learner)
+                         is_learner=self.is_learner,
+                         failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
+                                                      self.cfg.api_workers)
+                         if self.cfg.debug_failpoints else None)
         servers, listeners = [], []
         for url in self.cfg.listen_client_urls:
             host, port = _host_port(url)

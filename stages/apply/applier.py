@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from petcd.common import codec
+from petcd.common import codec, failpoint
 from petcd.common.cluster import (
     AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
 )
@@ -112,6 +112,7 @@ class Applier:
                         self.held.append((physical_rev, result))
                     else:
                         results.append(result)
+        failpoint.hit("apply.after_commit")
         self.applied_index = entries[-1].index
         return results
 
@@ -219,7 +220,9 @@ def install_received_snapshot(ctx: StageContext, store: MvccStore, data_dir: str
         raise RuntimeError(f"raft installed the snapshot at index {index}, but its store "
                            f"({snapshot_db_path(data_dir, index)}) is missing")
     if newest is not None and newest[0] > store.applied_index():
+        failpoint.hit("snapshot.before_apply")
         applied = store.restore_from(newest[1])
+        failpoint.hit("snapshot.after_apply")
         ctx.log.info("installed the store received with snapshot %d (applied index %d, "
                      "revision %d)", newest[0], applied, store.current_revision())
     for i, path in found:

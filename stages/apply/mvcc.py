@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import lmdb
 
+from petcd.common import failpoint
 from petcd.common.errors import (
     ErrEmptyKey, ErrKeyNotFound, ErrLeaseExist, ErrLeaseNotFound, ErrNoSpace,
     ErrRequestTooLarge,
@@ -163,6 +164,8 @@ class MvccStore(ReadApi):
                 txn.delete(schema.M_COMPACT_CURSOR, db=dbs.meta)
             else:
                 txn.put(schema.M_COMPACT_CURSOR, nxt, db=dbs.meta)
+            failpoint.hit("compact.before_commit")
+        failpoint.hit("compact.after_commit")
         if nxt is None:
             self._finished_compact_rev = self._compact_rev
         return nxt is not None
@@ -265,6 +268,7 @@ class Batch(ReadView):
             if self._ids is not None:
                 meta_put(txn, dbs, schema.M_CLUSTER_ID, self._ids[0])
                 meta_put(txn, dbs, schema.M_MEMBER_ID, self._ids[1])
+            failpoint.hit("apply.before_commit")
             txn.commit()
         except BaseException:
             txn.abort()

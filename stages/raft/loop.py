@@ -24,6 +24,7 @@ from typing import Callable
 
 import zmq
 
+from petcd.common import failpoint
 from petcd.common.codec import encode
 from petcd.common.errors import ErrBadLeaderTransferee, ErrNotLeader
 from petcd.common import identity
@@ -44,6 +45,7 @@ from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common.lease import LeaseAnswer, LeaseAsk, LeaseChanges
 from petcd.stages.raft.core import Config, MemoryStorage, ProposalDropped, RawNode
+from petcd.stages.raft.core.raft import StateType
 from .lessor import Lessor
 from .lease_router import LeaseRouter
 from .member_router import MemberRouter
@@ -179,6 +181,7 @@ def main(ctx: StageContext) -> None:
     def on_respc() -> None:
         for item in respc.drain():
             if isinstance(item, AppendDone):
+                failpoint.hit("raft.after_save")
                 node.append_done(item.seq)
 
     def on_appliedc() -> None:
@@ -199,9 +202,13 @@ def main(ctx: StageContext) -> None:
     def flush() -> None:
         leases.follow_leadership(time.monotonic(), cfg.election_timeout / 1000.0)
         out = node.flush()
+        if out.appends:
+            failpoint.hit("raft.before_save")
         for req in out.appends:
             appendc.send(req)
         if out.peer_messages:
+            failpoint.hit("raft.before_leader_send" if node.rawnode.raft.state == StateType.LEADER
+                          else "raft.before_follower_send")
             sendc.send(PeerMessages(tuple(out.peer_messages)))
         for batch in out.applies:
             if isinstance(batch, ApplyBatch) and _apply_conf_changes(node, batch.entries):

@@ -331,6 +331,14 @@ class WAL:
             self._cut()
         return n
 
+    def drop_unsynced(self) -> int:
+        """Zero what was written since the last sync (fault injection: the bytes a power cut
+        takes with the page cache). Returns how many bytes were dropped."""
+        n = self._unsynced_bytes
+        if n:
+            pwrite_all(self._fd, bytes(n), self._offset - n)
+        return n
+
     def _cut(self) -> None:
         """Finish the last segment at its exact length and start the next one."""
         old = self._segments[-1]

@@ -12,6 +12,7 @@ failed write (the WAL closes itself; this process exits and the member stops).
 """
 from __future__ import annotations
 
+from petcd.common import failpoint
 from petcd.common.layout import snap_dir, wal_dir
 from petcd.common.pipeline import AppendDone, AppendRequest, Recovered, SaveSnapshot
 from petcd.common.types import EMPTY_HARD_STATE
@@ -41,10 +42,12 @@ class Writer:
     def write(self, requests: list) -> list[AppendDone]:
         must_sync = False
         released_to = 0
+        failpoint.hit("wal.before_write")
         for r in requests:
             if isinstance(r, SaveSnapshot):
                 # raft's own snapshot: the state is in LMDB (synced at every apply commit), so
                 # once the marker is durable the segments before it are no longer needed.
+                failpoint.hit("snapshot.before_save")
                 self.snapshotter.save(r.snapshot)
                 self.wal.save(None, (), r.snapshot.metadata)
                 must_sync = True
@@ -59,10 +62,15 @@ class Writer:
                 self.wal.save(r.hard_state, r.entries, marker)
             must_sync |= r.must_sync
         if must_sync and self.fsync:
+            failpoint.hit("wal.before_fsync")
+            failpoint.hit("wal.lose_unsynced", before_panic=self.wal.drop_unsynced)
             self.wal.sync()
+            failpoint.hit("wal.after_fsync")
         if released_to:
+            failpoint.hit("snapshot.after_save")
             self.wal.release_to(released_to)
             self.snapshotter.purge()
+            failpoint.hit("wal.after_release")
         return [AppendDone(r.seq) for r in requests if isinstance(r, AppendRequest)]
 
 

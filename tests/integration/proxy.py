@@ -1,20 +1,30 @@
 """A TCP proxy per directed peer link, so tests can cut and restore links without root."""
 from __future__ import annotations
 
+import random
 import socket
 import threading
+import time
 
 from .member import free_port
 
 
 class LinkProxy:
     """Listens on `port` and forwards to 127.0.0.1:`target`. `cut()` drops every connection and
-    refuses new ones until `heal()`."""
+    refuses new ones until `heal()`. `pause()` stops forwarding but keeps the connections, so
+    what was sent waits in the socket buffers and arrives in a burst at `heal()` (stale
+    messages after a partition). `delay_s`/`jitter_s` hold each chunk back before forwarding.
+    Bytes are never dropped inside a connection: that would corrupt ZeroMQ's framing, which
+    no network does (reference/reliability-testing.md 5)."""
 
     def __init__(self, target: int) -> None:
         self.target = target
         self.port = free_port()
         self._cut = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self.delay_s = 0.0
+        self.jitter_s = 0.0
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._server = socket.socket()
@@ -46,9 +56,14 @@ class LinkProxy:
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
         try:
             while True:
+                while not self._flowing.wait(0.05):
+                    if self._cut.is_set() or self._closed:
+                        raise OSError("cut while paused")
                 data = a.recv(65536)
                 if not data or self._cut.is_set():
                     break
+                if self.delay_s:
+                    time.sleep(max(0.0, self.delay_s + random.uniform(-1, 1) * self.jitter_s))
                 b.sendall(data)
         except OSError:
             pass
@@ -69,8 +84,13 @@ class LinkProxy:
             except OSError:
                 pass
 
+    def pause(self) -> None:
+        self._flowing.clear()
+
     def heal(self) -> None:
         self._cut.clear()
+        self._flowing.set()
+        self.delay_s = self.jitter_s = 0.0
 
     def close(self) -> None:
         self._closed = True

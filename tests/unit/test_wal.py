@@ -451,3 +451,17 @@ def test_a_failed_fdatasync_closes_the_wal(tmp_path, monkeypatch):
     with pytest.raises(WALClosed):
         wal.sync()
     reopen(tmp_path)          # the lock was released: a restart can replay
+
+
+def test_dropping_the_unsynced_tail_leaves_what_was_synced(tmp_path):
+    """What the wal.lose_unsynced failpoint leaves behind: a power cut's WAL."""
+    d = tmp_path / "wal"
+    wal, _ = open_wal(d, segment_size_bytes=64 * 1024)
+    wal.save(HardState(1, 1, 3), ents(1, 3))
+    wal.sync()
+    wal.save(HardState(2, 2, 5), ents(4, 5, term=2))
+    assert wal.drop_unsynced() > 0
+    wal.close()
+    replay = reopen(d, segment_size_bytes=64 * 1024)
+    assert [e.index for e in replay.entries] == [1, 2, 3]
+    assert replay.hard_state == HardState(1, 1, 3)

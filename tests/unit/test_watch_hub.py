@@ -381,3 +381,21 @@ def test_json_stream_splits_values_across_chunks():
         assert str(e) == "invalid character 'b' looking for beginning of value"
     else:
         raise AssertionError("no error")
+
+
+def test_compaction_applied_in_one_jump_keeps_a_future_watch():
+    """A lagging member applies many revisions and a compaction in one batch: its live
+    watchers go to the unsynced path, and one that waits for a future revision at or above
+    the compact revision is not canceled (robustness seed 303)."""
+    h, hub, loop = make()
+    h.txn(("put", b"k", b"0"))
+    hub.on_applied(h.rev)
+    sink = Sink()
+    hub.add(Watcher(0, b"k", SINGLE_KEY, 6, sink))
+    hub.add(Watcher(1, b"j", SINGLE_KEY, 0, Sink()))  # a live listener, so the hub reads
+    for i in range(6):
+        h.txn(("put", b"k", b"%d" % i))
+    h.compact = 6
+    hub.on_applied(h.rev)
+    loop.run()
+    assert sink.compacts == [] and revs(sink.got) == [6, 7, 8]
