@@ -3,6 +3,7 @@ move-leader, defrag, snapshot save, version: etcdctl's cluster and maintenance c
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -59,17 +60,16 @@ def member_list(ctx):
 
 
 def _member_id_arg(args) -> int:
+    """etcdctl's hex member id argument (Go's strconv.ParseUint(arg, 16, 64))."""
     if len(args) != 1:
         raise CtlExit(EXIT_BAD_ARGS, "member ID is not provided")
-    try:
-        value = int(args[0], 16)
-        if not 0 <= value < 1 << 64 or args[0].startswith(("+", "-")) or "_" in args[0]:
-            raise ValueError
-    except ValueError:
+    arg = args[0]
+    why = ("invalid syntax" if not re.fullmatch(r"[0-9a-fA-F]+", arg)
+           else "value out of range" if int(arg, 16) >= 1 << 64 else "")
+    if why:
         raise CtlExit(EXIT_BAD_ARGS, f"bad member ID arg (strconv.ParseUint: parsing "
-                                     f"{d.go_quote(args[0])}: invalid syntax), expecting ID "
-                                     f"in Hex") from None
-    return value
+                                     f"{d.go_quote(arg)}: {why}), expecting ID in Hex")
+    return int(arg, 16)
 
 
 def _peer_urls_arg(peer_urls: str) -> list[str]:
