@@ -23,7 +23,8 @@ from .rpc import RPCS
 
 _UNARY_HELPERS = frozenset({
     "get", "get_prefix", "range", "put", "delete", "delete_prefix", "txn", "compact", "status",
-    "members", "alarms", "alarm_disarm", "hash_kv", "move_leader", "defragment", "lease_grant",
+    "members", "member_add", "member_remove", "member_update", "member_promote", "alarms",
+    "alarm_disarm", "hash_kv", "move_leader", "defragment", "lease_grant",
     "lease_revoke", "lease_time_to_live", "leases"})
 
 

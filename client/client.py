@@ -22,6 +22,7 @@ from .ranges import key_range, to_bytes
 from .retry import RetryPolicy
 from .rpc import DefragmentRequest, SnapshotRequest
 from .txn import Txn
+from .urls import check_peer_urls
 
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_DIAL_TIMEOUT_S = 2.0
@@ -166,6 +167,29 @@ class Client:
 
     def members(self, timeout_s: float | None = None) -> cluster.MemberListResponse:
         return self.call("MemberList", cluster.MemberListRequest(), timeout_s)
+
+    def member_add(self, peer_urls, is_learner: bool = False,
+                   timeout_s: float | None = None) -> cluster.MemberAddResponse:
+        """Add a member (a learner if `is_learner`) that will listen on `peer_urls` (a URL or
+        a list); it joins once started with --initial-cluster-state existing."""
+        urls = check_peer_urls((peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls))
+        return self.call("MemberAdd", cluster.MemberAddRequest(peer_urls=urls,
+                                                               is_learner=is_learner), timeout_s)
+
+    def member_remove(self, member_id: int,
+                      timeout_s: float | None = None) -> cluster.MemberRemoveResponse:
+        return self.call("MemberRemove", cluster.MemberRemoveRequest(id=member_id), timeout_s)
+
+    def member_update(self, member_id: int, peer_urls,
+                      timeout_s: float | None = None) -> cluster.MemberUpdateResponse:
+        urls = check_peer_urls((peer_urls,) if isinstance(peer_urls, str) else tuple(peer_urls))
+        return self.call("MemberUpdate", cluster.MemberUpdateRequest(id=member_id,
+                                                                     peer_urls=urls), timeout_s)
+
+    def member_promote(self, member_id: int,
+                       timeout_s: float | None = None) -> cluster.MemberPromoteResponse:
+        """Make a learner a voting member (it must have caught up with the leader)."""
+        return self.call("MemberPromote", cluster.MemberPromoteRequest(id=member_id), timeout_s)
 
     def alarms(self, timeout_s: float | None = None) -> cluster.AlarmResponse:
         return self.call("Alarm", cluster.AlarmRequest(action=cluster.AlarmAction.GET),

@@ -27,6 +27,9 @@ from . import messages as m
 WIRE_NAMES: dict[type, dict[str, str]] = {
     cluster.Member: {"id": "ID", "peer_urls": "peerURLs", "client_urls": "clientURLs",
                      "is_learner": "isLearner"},
+    **{cls: {"id": "ID", "peer_urls": "peerURLs", "is_learner": "isLearner"} for cls in (
+        cluster.MemberAddRequest, cluster.MemberRemoveRequest, cluster.MemberUpdateRequest,
+        cluster.MemberPromoteRequest)},
     cluster.AlarmRequest: {"member_id": "memberID"},
     cluster.AlarmMember: {"member_id": "memberID"},
     cluster.MoveLeaderRequest: {"target_id": "targetID"},

@@ -32,6 +32,53 @@ class MemberListResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberAddRequest:
+    peer_urls: tuple[str, ...] = ()
+    is_learner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAddResponse:
+    header: ResponseHeader | None = None
+    member: Member | None = None
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoveRequest:
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoveResponse:
+    header: ResponseHeader | None = None
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdateRequest:
+    id: int = 0
+    peer_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberUpdateResponse:
+    header: ResponseHeader | None = None
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPromoteRequest:
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPromoteResponse:
+    header: ResponseHeader | None = None
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StatusRequest:
     pass
 

@@ -71,6 +71,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("auto-compaction-retention", str, "0",
          "auto compaction retention (hours, or a duration like 30m, or revisions); 0 = off"),
     Knob("log-level", str, "info", "debug, info, warn or error"),
+    Knob("strict-reconfig-check", _bool, True,
+         "refuse membership changes that could lose the quorum of started members"),
     # -- per-stage tuning (petcd's own) --
     Knob("api-workers", int, 1, "number of api worker processes sharing the client listeners"),
     Knob("api-max-inflight-requests", int, 10_000, "client requests in flight per api worker"),
@@ -87,6 +89,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
     Knob("raft-pre-vote", _bool, True, "use pre-vote (thesis 9.6)"),
     Knob("raft-check-quorum", _bool, True, "leader steps down without a quorum"),
+    Knob("max-learners", int, 1, "learner members the cluster may have at once (etcd 3.4: 1)"),
+    Knob("peer-health-interval-ms", int, 5_000,
+         "a peer counts as connected once its link has been up this long (etcd's fixed 5 s); "
+         "membership changes wait until the leader is connected to every voter"),
     Knob("peer-dial-overrides", str, "",
          "name=url,...: dial these peers at another address (a proxy, NAT) than they advertise"),
     Knob("snapshot-catch-up-entries", int, 5_000,
@@ -220,6 +226,8 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--log-level must be one of debug, info, warn, error")
     if v["watch_progress_notify_interval_ms"] < 100:
         raise ConfigError("--watch-progress-notify-interval-ms must be at least 100")
+    if v["max_learners"] < 0 or v["peer_health_interval_ms"] < 0:
+        raise ConfigError("--max-learners and --peer-health-interval-ms must not be negative")
     for name in ("api_workers", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
                  "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs"):
         if v[name] <= 0:

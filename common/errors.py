@@ -99,4 +99,17 @@ ErrBadLeaderTransferee = _e(Code.FAILED_PRECONDITION, "etcdserver: bad leader tr
 ErrTimeoutLeaderTransfer = _e(
     Code.UNAVAILABLE, "etcdserver: request timed out, leader transfer took too long")
 ErrNotCapable = _e(Code.UNAVAILABLE, "etcdserver: rpc not supported for learner")
+ErrMemberExist = _e(Code.FAILED_PRECONDITION, "etcdserver: member ID already exist")
+ErrPeerURLExist = _e(Code.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists")
+# etcd 3.4's gRPC layer does not map this one to its status (rpctypes has it, unused): it
+# reaches clients as Unknown, HTTP 500 [obs].
+ErrMemberNotEnoughStarted = _e(
+    Code.UNKNOWN, "etcdserver: re-configuration failed due to not enough started members")
+ErrMemberBadURLs = _e(Code.INVALID_ARGUMENT, "etcdserver: given member URLs are invalid")
+ErrMemberNotFound = _e(Code.NOT_FOUND, "etcdserver: member not found")
+ErrMemberNotLearner = _e(Code.FAILED_PRECONDITION, "etcdserver: can only promote a learner member")
+ErrLearnerNotReady = _e(
+    Code.FAILED_PRECONDITION,
+    "etcdserver: can only promote a learner member which is in sync with leader")
+ErrTooManyLearners = _e(Code.FAILED_PRECONDITION, "etcdserver: too many learner members in cluster")
 ErrDeadlineExceeded = _e(Code.UNKNOWN, "context deadline exceeded")

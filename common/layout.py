@@ -5,6 +5,7 @@
     <data-dir>/member/snap/<index>.snap.db a whole LMDB store received from the leader
                                            (written by transport, installed by apply)
     <data-dir>/member/db/                  the LMDB environment (apply; read by api, transport)
+    <data-dir>/member/identity.json        member and cluster ids (supervisor; read by all)
     <data-dir>/run/                        ipc sockets and the resolved config
 """
 from __future__ import annotations
@@ -26,6 +27,10 @@ def snap_dir(data_dir: str) -> str:
 
 def db_dir(data_dir: str) -> str:
     return os.path.join(data_dir, "member", "db")
+
+
+def identity_path(data_dir: str) -> str:
+    return os.path.join(data_dir, "member", "identity.json")
 
 
 def snapshot_db_path(data_dir: str, index: int) -> str:

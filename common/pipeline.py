@@ -1,20 +1,27 @@
 """The messages that flow between the stages of one member (DESIGN.md section 1).
 
-propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership, LeaseAsk
+propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership, LeaseAsk,
+                           MemberChangeAsk
 readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted,
-                           LeaseAnswer
+                           LeaseAnswer, ApplyResult (a refused membership change)
 appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
 applyc:   raft -> apply    ApplyBatch, ApplySnapshot
-appliedc: apply -> raft    Applied, LeaseChanges (before the Applied of the same batch)
+appliedc: apply -> raft    Applied, LeaseChanges and Membership (before the Applied of the same
+                           batch)
 resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
-sendc:    raft -> transport  PeerMessages, LeaseAsk and LeaseAnswer for another member
-recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus, LeaseAsk, LeaseAnswer
-(peers):  transport -> transport  PeerMessages, SnapshotChunk, LeaseAsk, LeaseAnswer (TCP)
-ctlc:     any stage -> supervisor  StageReady, StageFailed
+sendc:    raft -> transport  PeerMessages, Membership, LeaseAsk and LeaseAnswer, MemberChangeAsk
+                             and MemberChangeRefused for another member
+recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus, PeerActivity,
+                             LeaseAsk, LeaseAnswer, MemberChangeAsk, MemberChangeRefused
+(peers):  transport -> transport  PeerMessages, SnapshotChunk, LeaseAsk, LeaseAnswer,
+                                  MemberChangeAsk, MemberChangeRefused, RemovedNotice,
+                                  ClusterAsk and ClusterInfo (a joining member) (TCP)
+ctlc:     any stage -> supervisor  StageReady, StageFailed, MemberRemoved
 
-Lease types live in common/lease.py. A client write is encoded once, by the api, into an InternalRequest; its bytes travel as the
-Raft entry's data through raft, wal and apply unchanged.
+Lease types live in common/lease.py, membership types in common/membership.py. A client write
+is encoded once, by the api, into an InternalRequest; its bytes travel as the Raft entry's
+data through raft, wal and apply unchanged.
 """
 from __future__ import annotations
 
@@ -89,6 +96,7 @@ class RaftStatus:
     lead: int
     commit: int
     raft_state: int
+    is_learner: bool = False   # this member is a learner (it refuses most client requests)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ class ConfChangeType(IntEnum):
     ADD_NODE = 0          # adds a voter, or promotes a learner
     REMOVE_NODE = 1
     ADD_LEARNER_NODE = 2
+    UPDATE_NODE = 3       # a member's attributes (peer URLs) changed: the quorum does not
 
 
 _CONF_CHANGE_HEAD = struct.Struct("<BQ")

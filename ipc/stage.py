@@ -41,6 +41,10 @@ class StageContext:
     def failed(self, reason: str) -> None:
         self._ctl.send(StageFailed(self.stage, reason))
 
+    def report(self, value: object) -> None:
+        """Tell the supervisor something else about the member (MemberRemoved)."""
+        self._ctl.send(value)
+
     def close(self) -> None:
         self.zmq.destroy(linger=0)
 

@@ -3,7 +3,8 @@
 Every knob of common/config.py is a flag; values layer as defaults < --config FILE <
 PETCD_<FLAG> environment variables < flags. Bad flags or an unusable data dir print one line
 and exit 2. SIGTERM and SIGINT stop all five stage processes; a restart on the same data dir
-resumes where the member stopped.
+resumes where the member stopped. A member removed from its cluster stops itself and exits
+0, as etcd does.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import click
 
 from petcd.common.config import KNOBS, ConfigError, load
+from . import join
 from .datadir import DataDir
 from .launcher import Launcher, StageError
 
@@ -47,6 +49,11 @@ def main(config_file: str | None, **flags) -> None:
     except ConfigError as e:
         click.echo(f"petcd: error: {e}", err=True)
         sys.exit(2)
+    try:
+        join.resolve(config)
+    except (join.JoinError, ValueError) as e:
+        click.echo(f"petcd: error: {e}", err=True)
+        sys.exit(1)
 
     stopping = False
 
@@ -63,15 +70,26 @@ def main(config_file: str | None, **flags) -> None:
         click.echo(f"{READY_LINE} on {', '.join(config.listen_client_urls)} "
                    f"(zmq {', '.join(config.listen_client_zmq_urls)})", err=True)
         failed = launcher.watch(lambda: stopping)
-        if failed is not None:
+        if launcher.removed:
+            _say_removed()
+        elif failed is not None:
             click.echo(f"petcd: stage {failed} stopped; stopping the member", err=True)
             code = 1
     except StageError as e:
-        click.echo(f"petcd: error: {e}", err=True)
-        code = 1
+        if launcher.removed:
+            _say_removed()
+        else:
+            click.echo(f"petcd: error: {e}", err=True)
+            code = 1
     finally:
         launcher.stop_all()
     sys.exit(code)
+
+
+def _say_removed() -> None:
+    # etcd's words; like etcd, exit 0: an orderly end, not a failure.
+    click.echo("petcd: the member has been permanently removed from the cluster", err=True)
+    click.echo("petcd: the data-dir used by this member must be removed.", err=True)
 
 
 def entry() -> None:

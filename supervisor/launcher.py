@@ -4,7 +4,8 @@ Theory of operation: each stage is `python -m petcd.stages.<stage> <run/config.j
 start in dependency order (apply, wal, raft, transport, api); each must report StageReady on
 ctlc before the next starts, so a failure names the stage that failed. After that the
 supervisor only watches: if any stage exits, the whole member is stopped (never a half-alive
-member). Stopping sends SIGTERM in reverse order and SIGKILL to whatever has not exited after a
+member); a stage that reports the member removed from its cluster ends the watch too.
+Stopping sends SIGTERM in reverse order and SIGKILL to whatever has not exited after a
 grace period.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 
 import zmq
 
+from petcd.common.membership import MemberRemoved
 from petcd.common.pipeline import StageFailed, StageReady
 from petcd.ipc.channel import Receiver
 
@@ -32,11 +34,17 @@ class StageError(RuntimeError):
     pass
 
 
+class RemovedWhileStarting(StageError):
+    """A stage learned, before the member was ready, that it was removed from the cluster
+    (a removed member restarted: its peers tell it so)."""
+
+
 class Launcher:
     def __init__(self, data_dir: str, config_path: str) -> None:
         self.data_dir = data_dir
         self.config_path = config_path
         self.procs: dict[str, subprocess.Popen] = {}
+        self.removed = False   # a stage said this member was removed from the cluster
         self.ctx = zmq.Context()
         self.ctl = Receiver(self.ctx, data_dir, "ctlc")
         self._poller = zmq.Poller()
@@ -62,6 +70,9 @@ class Launcher:
                 for msg in self.ctl.drain():
                     if isinstance(msg, StageFailed):
                         raise StageError(f"{msg.stage} stage failed to start: {msg.reason}")
+                    if isinstance(msg, MemberRemoved):
+                        self.removed = True
+                        raise RemovedWhileStarting(f"{msg.stage}: removed from the cluster")
                     if isinstance(msg, StageReady) and msg.stage == stage:
                         return
             code = self.procs[stage].poll()
@@ -77,6 +88,9 @@ class Launcher:
                 for msg in self.ctl.drain():
                     if isinstance(msg, StageFailed):
                         return f"{msg.stage} ({msg.reason})"
+                    if isinstance(msg, MemberRemoved):
+                        self.removed = True
+                        return None
             for stage, proc in self.procs.items():
                 if proc.poll() is not None and not should_stop():
                     return f"{stage} (exit code {proc.returncode})"

@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from petcd.common import cluster, lease
 from petcd.common.errors import Code, EtcdError
-from . import gateway_json
+from . import gateway_json, learner
 from .gateway_json import GatewayPanic
 from .gojson import GoJSONError
 from .http_stream import request_stream
@@ -42,6 +42,12 @@ gateway_json.register(cluster.Member, names={"id": "ID", "peer_urls": "peerURLs"
                       kinds={"id": "uint64"})
 gateway_json.register(cluster.MemberListRequest)
 gateway_json.register(cluster.MemberListResponse)
+_MEMBER_NAMES = {"id": "ID", "peer_urls": "peerURLs", "is_learner": "isLearner"}
+for _cls in (cluster.MemberAddRequest, cluster.MemberAddResponse, cluster.MemberRemoveRequest,
+             cluster.MemberRemoveResponse, cluster.MemberUpdateRequest,
+             cluster.MemberUpdateResponse, cluster.MemberPromoteRequest,
+             cluster.MemberPromoteResponse):
+    gateway_json.register(_cls, names=_MEMBER_NAMES, kinds={"id": "uint64"})
 gateway_json.register(cluster.AlarmRequest, names={"member_id": "memberID"},
                       kinds={"member_id": "uint64"},
                       enums={"action": "etcdserverpb.AlarmRequest_AlarmAction",
@@ -102,6 +108,17 @@ def _lease_routes(leases) -> dict:
     }
 
 
+def _member_routes(members) -> dict:
+    def dec(cls):
+        return lambda b: gateway_json.decode(cls, b)
+    return {
+        "cluster/member/add": (dec(cluster.MemberAddRequest), members.add),
+        "cluster/member/remove": (dec(cluster.MemberRemoveRequest), members.remove),
+        "cluster/member/update": (dec(cluster.MemberUpdateRequest), members.update),
+        "cluster/member/promote": (dec(cluster.MemberPromoteRequest), members.promote),
+    }
+
+
 def _routes(service, status: Callable[[], Awaitable], members: Callable[[], Awaitable]):
     """Route (after the version prefix) -> (decode body, handle request)."""
     return {
@@ -126,11 +143,17 @@ class GatewayApp:
                  extra_routes: dict | None = None, watch_stream=None,
                  has_leader: Callable[[], bool] = lambda: True,
                  metrics: Callable[[], bytes] | None = None, leases=None,
+                 member_service=None, is_learner: Callable[[], bool] = lambda: False,
                  failpoints=None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
-        has_leader() for the Grpc-Metadata-Hasleader check of streams; failpoints: the
-        /debug/failpoints endpoint (None: not served)."""
+        has_leader() for the Grpc-Metadata-Hasleader check of streams; member_service for the
+        Cluster service's changes; is_learner() says whether to refuse what a learner does
+        not serve (learner.py); failpoints: the /debug/failpoints endpoint (None: not
+        served)."""
         self.routes = _routes(service, status, members)
+        self.is_learner = is_learner
+        if member_service is not None:
+            self.routes.update(_member_routes(member_service))
         self.watch_stream = watch_stream
         self.has_leader = has_leader
         self.metrics = metrics
@@ -188,6 +211,9 @@ class GatewayApp:
             if method != "POST":
                 return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
                                       b"Method Not Allowed\n")
+            if self.is_learner():
+                status, out = gateway_json.encode_stream_error(learner.not_capable())
+                return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
             return await request_stream(
                 receive, send, lease.LeaseKeepAliveRequest, self.leases.keep_alive,
                 max_value_bytes=self.max_body_bytes, headers=_CORS_HEADERS + _JSON_HEADERS)
@@ -220,6 +246,8 @@ class GatewayApp:
             status, out = gateway_json.encode_error(e)
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         try:
+            if self.is_learner() and learner.refuses(req):
+                raise learner.not_capable()
             resp = await call(req)
             out = gateway_json.encode(resp)
         except EtcdError as e:  # errors from the service carry the gRPC trailer header
@@ -243,6 +271,9 @@ class GatewayApp:
         if (headers.get(b"grpc-metadata-hasleader", b"").strip() == b"true"
                 and not self.has_leader()):
             status, out = gateway_json.encode_stream_error(_no_leader())
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        if self.is_learner():
+            status, out = gateway_json.encode_stream_error(learner.not_capable())
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         started = False
 

@@ -170,20 +170,20 @@ class KVService:
                 pass
             raise _copy(ErrNoSpace)
 
-    async def _write(self, op: object):
-        if not isinstance(op, _NOT_KV):
-            self._validate(op)
-            await self._check_quota(op)
-        request_id = (self.worker << WORKER_SHIFT) | next(self._ids)
-        data = codec.encode(InternalRequest(request_id, self.member.member_id, op))
-        proposal = Proposal(request_id, self.worker, data)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.request_timeout_s
+    def new_request_id(self) -> int:
+        """Unique within this member: (worker << 48) | sequence."""
+        return (self.worker << WORKER_SHIFT) | next(self._ids)
+
+    async def submit(self, request_id: int, message: object) -> ApplyResult:
+        """Send `message` to raft and wait for the result of `request_id`; sent again after
+        each refusal for lack of a leader (nothing was proposed), until the request's deadline.
+        An error result is raised as its EtcdError."""
+        deadline = asyncio.get_running_loop().time() + self.request_timeout_s
         try:
             async with asyncio.timeout_at(deadline):
                 while True:
                     fut = self.results.register(request_id)
-                    self._send_proposal(proposal)
+                    self._send_proposal(message)
                     try:
                         result: ApplyResult = await fut
                         break
@@ -194,6 +194,15 @@ class KVService:
             raise _copy(ErrDeadlineExceeded) from None
         if result.error_code:
             raise EtcdError(Code(result.error_code), result.error_message)
+        return result
+
+    async def _write(self, op: object):
+        if not isinstance(op, _NOT_KV):
+            self._validate(op)
+            await self._check_quota(op)
+        request_id = self.new_request_id()
+        data = codec.encode(InternalRequest(request_id, self.member.member_id, op))
+        result = await self.submit(request_id, Proposal(request_id, self.worker, data))
         resp = result.response
         if getattr(resp, "header", None) is None:
             return resp  # headerless responses (Alarm) stay so, as in etcd

@@ -20,8 +20,7 @@ import zmq
 
 from petcd.common import cluster, codec
 from petcd.common.errors import ErrTooManyRequests, EtcdError
-from petcd.common.ids import cluster_id as compute_cluster_id
-from petcd.common.kv import ResponseHeader
+from petcd.common import identity
 from petcd.common.pipeline import (
     Applied, ApplyResult, Many, ProposalFailed, RaftStatus, ReadIndexResult,
     TransferLeadershipStarted,
@@ -32,10 +31,10 @@ from petcd.ipc.stage import StageContext
 from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
-from petcd.common.ids import initial_members
 from .debug_failpoints import FailpointEndpoint
 from .http import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
+from .member_service import MemberService
 from petcd.common.config import parse_retention
 from .compactor import Compactor
 from .member_memory import member_resident_bytes
@@ -60,9 +59,8 @@ class Worker:
         self.ctx = ctx
         self.cfg = cfg
         self.worker = worker
-        members = initial_members(cfg)
-        me = next(m for m in members if m.name == cfg.name)
-        self.member = MemberState(compute_cluster_id([m.id for m in members]), me.id)
+        me = identity.of(cfg)
+        self.member = MemberState(me.cluster_id, me.member_id)
         self.reader = MvccReader.open(db_dir(cfg.data_dir), quota_backend_bytes=cfg.quota_bytes)
         self.propc = Sender(ctx.zmq, cfg.data_dir, "propc")
         self._outbox: list = []
@@ -72,6 +70,7 @@ class Worker:
             send_proposal=self._push, send_read_index=self._push,
             request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
             max_request_bytes=cfg.max_request_bytes)
+        self.cluster = MemberService(self.service, self.reader)
         self.leases = LeaseService(
             self.service, min_ttl_s=min_lease_ttl_s(cfg.heartbeat_interval, cfg.election_timeout),
             send=self._push)
@@ -149,7 +148,7 @@ class Worker:
             errors=tuple(errors),
             db_size=self.reader.size_bytes(), leader=st.lead, raft_index=st.commit,
             raft_term=st.term, raft_applied_index=self.service.applied.index,
-            db_size_in_use=self.reader.size_in_use_bytes())
+            db_size_in_use=self.reader.size_in_use_bytes(), is_learner=st.is_learner)
 
     async def hash(self, req: cluster.HashRequest) -> cluster.HashResponse:
         return cluster.HashResponse(header=self.member.header(self.reader.current_revision()),
@@ -161,12 +160,10 @@ class Worker:
                                       compact_revision=compact)
 
     async def members(self) -> cluster.MemberListResponse:
-        ms = sorted(self.reader.members(), key=lambda m: m.id)
-        header = ResponseHeader(self.member.cluster_id, self.member.member_id, 0,
-                                self.member.status.term)
-        return cluster.MemberListResponse(header=header, members=tuple(
-            cluster.Member(m.id, m.name, m.peer_urls, m.client_urls, m.is_learner)
-            for m in ms))
+        return await self.cluster.list()
+
+    def is_learner(self) -> bool:
+        return self.member.status.is_learner
 
     def _on_readable(self, sock: zmq.Socket) -> None:
         """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
@@ -226,7 +223,8 @@ class Worker:
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
                          watch_stream=self.new_watch_stream,
                          has_leader=lambda: self.member.status.lead != 0,
-                         metrics=self.metrics,
+                         metrics=self.metrics, member_service=self.cluster,
+                         is_learner=self.is_learner,
                          failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
                                                       self.cfg.api_workers)
                          if self.cfg.debug_failpoints else None)
@@ -255,7 +253,8 @@ class Worker:
         first = self.worker == 1  # the ZeroMQ listener, compactor and publish: one per member
         front = ZmqFrontEnd(self.service, self.status, self.members,
                             max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024,
-                            leases=self.leases)
+                            leases=self.leases, member_service=self.cluster,
+                            is_learner=self.is_learner)
         if first:
             front.bind(self.ctx.zmq, self.cfg.listen_client_zmq_urls)
         front.start()

@@ -15,14 +15,17 @@ import zmq
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
-from . import native
+from . import learner, native
 
 log = logging.getLogger("petcd.api")
 
 METHODS = {
     "Range": kv.RangeRequest, "Put": kv.PutRequest, "DeleteRange": kv.DeleteRangeRequest,
     "Txn": kv.TxnRequest, "Compact": kv.CompactionRequest, "Alarm": cluster.AlarmRequest,
-    "MoveLeader": cluster.MoveLeaderRequest,
+    "MoveLeader": cluster.MoveLeaderRequest, "MemberList": cluster.MemberListRequest,
+    "MemberAdd": cluster.MemberAddRequest, "MemberRemove": cluster.MemberRemoveRequest,
+    "MemberUpdate": cluster.MemberUpdateRequest, "MemberPromote": cluster.MemberPromoteRequest,
+    "Status": cluster.StatusRequest,
     "LeaseGrant": lease.LeaseGrantRequest, "LeaseRevoke": lease.LeaseRevokeRequest,
     "LeaseKeepAlive": lease.LeaseKeepAliveRequest,
     "LeaseTimeToLive": lease.LeaseTimeToLiveRequest, "LeaseLeases": lease.LeaseLeasesRequest,
@@ -30,7 +33,8 @@ METHODS = {
 
 
 class ZmqFrontEnd:
-    def __init__(self, service, status, members, max_frame_bytes: int, leases=None) -> None:
+    def __init__(self, service, status, members, max_frame_bytes: int, leases=None,
+                 member_service=None, is_learner=lambda: False) -> None:
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
@@ -44,6 +48,11 @@ class ZmqFrontEnd:
                 "LeaseGrant": leases.grant, "LeaseRevoke": leases.revoke,
                 "LeaseKeepAlive": leases.keep_alive, "LeaseTimeToLive": leases.time_to_live,
                 "LeaseLeases": leases.leases})
+        if member_service is not None:
+            self.handlers.update({
+                "MemberAdd": member_service.add, "MemberRemove": member_service.remove,
+                "MemberUpdate": member_service.update, "MemberPromote": member_service.promote})
+        self.is_learner = is_learner
         self.max_frame_bytes = max_frame_bytes
         self.sockets: list[zmq.Socket] = []
         self._tasks: set[asyncio.Task] = set()
@@ -86,6 +95,8 @@ class ZmqFrontEnd:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
             cls = METHODS.get(method)
             req = native.from_map(cls, doc) if cls is not None else None
+            if self.is_learner() and learner.refuses(req):
+                raise learner.not_capable()
             resp = await handler(req)
             out = native.encode_response(rid, resp)
         except EtcdError as e:

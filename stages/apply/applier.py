@@ -8,13 +8,16 @@ client's result to its api worker, and the new applied index to raft and to ever
 
 Entry kinds: an empty normal entry (a new leader's) changes nothing; a normal entry is an
 encoded InternalRequest whose op is executed; a conf-change entry updates the member table
-from the MemberInfo in its context.
+from the member in its context (and answers the client that asked for it, on its member).
+Raft hears of the member table at start and after every batch that changed it (Membership,
+before that batch's Applied).
 
 Must never: publish a result of a batch that did not commit (LMDB aborted it); apply an entry
 twice; let a bad entry stop the member: an etcd error becomes that request's result.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from petcd.common import codec, failpoint
@@ -33,12 +36,13 @@ from petcd.common.lease import (
 from petcd.common.pipeline import (
     Applied, ApplyBatch, ApplyResult, ApplySnapshot, InternalRequest, MemberInfo, Many, PublishAttributes,
 )
+from petcd.common.membership import MemberChangeContext, MemberChangeKind, Membership
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
-from petcd.common.ids import initial_members
+from petcd.common import identity
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
@@ -60,6 +64,8 @@ class Applier:
         # What the lessor in raft must hear after this batch: (id, ttl, remaining), ids.
         self.lease_granted: list[tuple[int, int, int]] = []
         self.lease_revoked: list[int] = []
+        # Whether a batch changed the member table since raft last heard of it.
+        self.members_changed = False
 
     def take_lease_changes(self) -> LeaseChanges | None:
         if not self.lease_granted and not self.lease_revoked:
@@ -72,6 +78,14 @@ class Applier:
         """Every lease, for the lessor at start and after a snapshot install."""
         self.lease_granted, self.lease_revoked = [], []
         return LeaseChanges(tuple(self.store.lease_rows()), (), reset=True)
+
+    def take_membership(self, force: bool = False) -> Membership | None:
+        """The member table for raft (and transport) if it changed, or if `force`."""
+        if not (force or self.members_changed):
+            return None
+        self.members_changed = False
+        members, removed = self.store.membership()
+        return Membership(tuple(sorted(members, key=lambda m: m.id)), tuple(sorted(removed)))
 
     def release_held(self) -> list[ApplyResult]:
         done = self.store.finished_compact_revision()
@@ -87,7 +101,9 @@ class Applier:
         with self.store.batch(entries[-1].index, batches[-1].term) as b:
             for e in entries:
                 if e.type == EntryType.CONF_CHANGE:
-                    self._conf_change(b, e.data)
+                    result = self._conf_change(b, e.data)
+                    if result is not None:
+                        results.append(result)
                 elif e.data:
                     result, physical_rev, mine = self._execute(b, e.data)
                     if not mine:
@@ -163,17 +179,31 @@ class Applier:
                                     member.is_learner))
         return AlarmResponse()  # headerless, like etcd's internal requests
 
-    def _conf_change(self, b: Batch, data: bytes) -> None:
+    def _conf_change(self, b: Batch, data: bytes) -> ApplyResult | None:
+        """Record a membership change; the result for the client that asked, if it asked
+        this member. The leader checked the change before proposing it (see
+        common/membership.py), so it applies as it is."""
         cc = ConfChange.decode(data)
+        ctx = codec.decode(cc.context) if cc.context else None
+        self.members_changed = True
+        if isinstance(ctx, MemberInfo):  # a new cluster's initial members (bootstrap)
+            b.member_put(dataclasses.replace(
+                ctx, is_learner=cc.type == ConfChangeType.ADD_LEARNER_NODE))
+            return None
         if cc.type == ConfChangeType.REMOVE_NODE:
             b.member_remove(cc.node_id)
-            return
-        if cc.context:
-            member = codec.decode(cc.context)
-            if isinstance(member, MemberInfo):
-                b.member_put(MemberInfo(
-                    member.id, member.name, member.peer_urls, member.client_urls,
-                    is_learner=cc.type == ConfChangeType.ADD_LEARNER_NODE))
+        if not isinstance(ctx, MemberChangeContext):
+            return None
+        old = b.member_get(cc.node_id)
+        if ctx.kind == MemberChangeKind.ADD:
+            b.member_put(ctx.member)
+        elif ctx.kind == MemberChangeKind.PROMOTE and old is not None:
+            b.member_put(dataclasses.replace(old, is_learner=False))
+        elif ctx.kind == MemberChangeKind.UPDATE and old is not None:
+            b.member_put(dataclasses.replace(old, peer_urls=ctx.member.peer_urls))
+        if ctx.origin != self.member_id:
+            return None
+        return ApplyResult(ctx.request_id, None)  # the api reads the table it answers with
 
 
 def install_received_snapshot(ctx: StageContext, store: MvccStore, data_dir: str,
@@ -205,15 +235,16 @@ def main(ctx: StageContext) -> None:
     os.makedirs(db_dir(cfg.data_dir), exist_ok=True)
     store = MvccStore.open(db_dir(cfg.data_dir), cfg.lmdb_map_size_bytes,
                            quota_backend_bytes=cfg.quota_bytes)
-    me = next(m for m in initial_members(cfg) if m.name == cfg.name)
+    me = identity.of(cfg)
     # A store received from the leader whose install a crash interrupted: raft's log starts
     # after its snapshot, so it must be installed before anything else (etcd does the same).
     install_received_snapshot(ctx, store, cfg.data_dir, 0)
-    applier = Applier(store, me.id)
+    applier = Applier(store, me.member_id)
     applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
     appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
     resultc = Sender(ctx.zmq, cfg.data_dir, "resultc")
     appliedc.send(applier.all_leases())
+    appliedc.send(applier.take_membership(force=True))
     appliedc.send(Applied(applier.applied_index, store.current_revision()))
     max_batch = cfg.apply_max_batch_entries
 
@@ -229,6 +260,7 @@ def main(ctx: StageContext) -> None:
                 install_received_snapshot(ctx, store, cfg.data_dir, item.index)
                 applier.applied_index = store.applied_index()
                 appliedc.send(applier.all_leases())
+                appliedc.send(applier.take_membership(force=True))
                 applied = Applied(item.index, store.current_revision())
                 appliedc.send(applied)
                 resultc.send(applied, topic=BROADCAST_TOPIC)
@@ -250,6 +282,9 @@ def main(ctx: StageContext) -> None:
         changes = applier.take_lease_changes()
         if changes is not None:
             appliedc.send(changes)
+        membership = applier.take_membership()
+        if membership is not None:
+            appliedc.send(membership)
         applied = Applied(last or applier.applied_index, store.current_revision())
         appliedc.send(applied)
         resultc.send(applied, topic=BROADCAST_TOPIC)

@@ -135,6 +135,12 @@ class ReadApi:
         with self.view() as v:
             return members_store.all_members(v.tx, self._dbs)
 
+    def membership(self) -> tuple[list, list[int]]:
+        """(members, removed ids), read together."""
+        with self.view() as v:
+            return (members_store.all_members(v.tx, self._dbs),
+                    members_store.removed_ids(v.tx, self._dbs))
+
     def alarms(self) -> list[tuple[int, AlarmType]]:
         with self.view() as v:
             return alarm_store.active(v.tx, self._dbs)

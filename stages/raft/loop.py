@@ -9,7 +9,10 @@ messages to transport, committed entries to apply, read states and status to api
 
 Conf changes take effect in the core when their entry is handed to apply (not when LMDB has it),
 and are replayed from the last raft snapshot on restart, as etcd does; apply skips entries at or
-below its own applied index, so nothing is applied twice.
+below its own applied index, so nothing is applied twice. Membership changes asked by clients
+are checked and proposed by the leader (member_router.py); the member table apply reports is
+passed on to transport. A member that applies its own removal reports it to the supervisor
+once it no longer leads, which stops the member (etcd stops a removed member the same way).
 """
 from __future__ import annotations
 
@@ -24,7 +27,10 @@ import zmq
 from petcd.common import failpoint
 from petcd.common.codec import encode
 from petcd.common.errors import ErrBadLeaderTransferee, ErrNotLeader
-from petcd.common.ids import initial_members
+from petcd.common import identity
+from petcd.common.membership import (
+    MemberChangeAsk, MemberChangeRefused, MemberRemoved, Membership, PeerActivity,
+)
 from petcd.common.pipeline import (
     AppendDone, Applied, ApplyBatch, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
     ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
@@ -42,7 +48,9 @@ from petcd.stages.raft.core import Config, MemoryStorage, ProposalDropped, RawNo
 from petcd.stages.raft.core.raft import StateType
 from .lessor import Lessor
 from .lease_router import LeaseRouter
-from .node import RaftNode
+from .member_router import MemberRouter
+from .node import RaftNode, raft_status
+from .reconfig import Reconfig
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -61,9 +69,10 @@ def _wait_for(receiver: Receiver, kind: type, deadline: float,
     raise TimeoutError(f"no {kind.__name__} on {receiver.pipe} within {STARTUP_TIMEOUT_S:.0f} s")
 
 
-def build_node(cfg, recovered: Recovered, applied_index: int) -> RaftNode:
-    members = initial_members(cfg)
-    self_id = next(m.id for m in members if m.name == cfg.name)
+def build_node(cfg, recovered: Recovered, applied_index: int,
+               ident: identity.Identity | None = None) -> RaftNode:
+    ident = ident or identity.of(cfg)
+    self_id = ident.member_id
     storage = MemoryStorage()
     snapshot_index = 0
     if recovered.snapshot is not None:
@@ -92,8 +101,10 @@ def build_node(cfg, recovered: Recovered, applied_index: int) -> RaftNode:
         pre_vote=cfg.raft_pre_vote, check_quorum=cfg.raft_check_quorum)
     rawnode = RawNode(config, storage)
     if fresh and cfg.initial_cluster_state == "new":
+        # A member joining a running cluster (`existing`) starts empty and learns everything,
+        # its own membership included, from the leader.
         rawnode.bootstrap([ConfChange(ConfChangeType.ADD_NODE, m.id, encode(m))
-                           for m in members])
+                           for m in ident.members])
     return RaftNode(rawnode, storage)
 
 
@@ -112,11 +123,23 @@ def main(ctx: StageContext) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     lessor = Lessor(revoke_rate_per_s=cfg.lease_revoke_rate,
                     checkpoint_interval_s=cfg.lease_checkpoint_interval_ms / 1000.0)
+    ident = identity.of(cfg)
+    reconfig = Reconfig(ident.member_id, strict=cfg.strict_reconfig_check,
+                        max_learners=cfg.max_learners,
+                        health_interval_s=cfg.peer_health_interval_ms / 1000.0)
+
+    def before_applied(v) -> None:
+        if isinstance(v, LeaseChanges):
+            lessor.apply_changes(v, time.monotonic())
+        elif isinstance(v, Membership):
+            reconfig.on_membership(v)
+            sendc.send(v)
+
     recovered = _wait_for(respc, Recovered, deadline)
-    applied = _wait_for(appliedc, Applied, deadline, other=lambda v: isinstance(
-        v, LeaseChanges) and lessor.apply_changes(v, time.monotonic()))
-    node = build_node(cfg, recovered, applied.index)
+    applied = _wait_for(appliedc, Applied, deadline, other=before_applied)
+    node = build_node(cfg, recovered, applied.index, ident)
     leases = LeaseRouter(node, lessor, sendc, readc, propose=lambda data: _propose(node, data))
+    members = MemberRouter(node, reconfig, sendc, readc)
     ctx.log.info("raft member %x starting at term %d, commit %d, applied %d",
                  node.node_id, node.rawnode.raft.term, node.rawnode.raft.log.committed,
                  applied.index)
@@ -130,6 +153,8 @@ def main(ctx: StageContext) -> None:
         for x in items:
             if isinstance(x, LeaseAsk):
                 leases.ask(x, time.monotonic())
+            elif isinstance(x, MemberChangeAsk):
+                members.ask(x, time.monotonic())
             elif isinstance(x, TransferLeadership):
                 readc.send(TransferLeadershipStarted(x.ctx, _transfer(node, x.target)),
                            topic=worker_topic(x.worker))
@@ -146,6 +171,12 @@ def main(ctx: StageContext) -> None:
                 leases.ask(item, time.monotonic(), forwarded=True)
             elif isinstance(item, LeaseAnswer):
                 leases.answer(item)
+            elif isinstance(item, MemberChangeAsk):
+                members.ask(item, time.monotonic(), forwarded=True)
+            elif isinstance(item, MemberChangeRefused):
+                members.refused(item)
+            elif isinstance(item, PeerActivity):
+                reconfig.on_activity(item, time.monotonic())
 
     def on_respc() -> None:
         for item in respc.drain():
@@ -158,11 +189,12 @@ def main(ctx: StageContext) -> None:
         for item in appliedc.drain():
             if isinstance(item, Applied):
                 last = item
-            elif isinstance(item, LeaseChanges):
-                lessor.apply_changes(item, time.monotonic())
+            else:
+                before_applied(item)
         if last is not None:
             node.applied_to(min(last.index, node.rawnode.raft.log.committed))
             leases.on_applied(time.monotonic())
+            members.on_applied(time.monotonic())
             snap = node.maybe_snapshot(cfg.snapshot_count, cfg.snapshot_catch_up_entries)
             if snap is not None:
                 appendc.send(SaveSnapshot(snap))
@@ -179,8 +211,9 @@ def main(ctx: StageContext) -> None:
                           else "raft.before_follower_send")
             sendc.send(PeerMessages(tuple(out.peer_messages)))
         for batch in out.applies:
-            if isinstance(batch, ApplyBatch):
-                _apply_conf_changes(node, batch.entries)
+            if isinstance(batch, ApplyBatch) and _apply_conf_changes(node, batch.entries):
+                removal["at"] = removal["at"] or time.monotonic()
+                ctx.log.warning("the member has been permanently removed from the cluster")
             applyc.send(batch)
         for worker, result in out.read_results:
             readc.send(result, topic=worker_topic(worker))
@@ -191,6 +224,18 @@ def main(ctx: StageContext) -> None:
 
     loop = Loop()
     stopping = {"deadline": 0.0}
+    removal = {"at": 0.0, "reported": False}
+    # etcd gives a removed member a moment (1 s) before it stops: a leader hands its
+    # leadership over first, and the answer to the removal can leave.
+    removal_grace_s = min(1.0, cfg.election_timeout / 1000.0)
+
+    def check_removed() -> None:
+        waited = time.monotonic() - removal["at"]
+        if (removal["at"] and not removal["reported"] and waited >= removal_grace_s
+                and (node.rawnode.raft.lead != node.node_id
+                     or waited >= removal_grace_s + cfg.election_timeout / 1000.0)):
+            removal["reported"] = True
+            ctx.report(MemberRemoved("raft"))
 
     def on_stop_signal(*_) -> None:
         # Graceful stop: a leader first hands leadership to the most caught-up voter (etcd
@@ -209,6 +254,7 @@ def main(ctx: StageContext) -> None:
     signal.signal(signal.SIGTERM, on_stop_signal)
     signal.signal(signal.SIGINT, on_stop_signal)
     loop.after_turn(check_stop)
+    loop.every(cfg.heartbeat_interval / 1000.0, check_removed)
     loop.on_readable(propc.socket, on_propc)
     loop.on_readable(recvc.socket, on_recvc)
     loop.on_readable(respc.socket, on_respc)
@@ -249,14 +295,18 @@ def _transfer(node: RaftNode, target: int) -> str:
 
 
 def _status(node: RaftNode) -> RaftStatus:
-    r = node.rawnode.raft
-    return RaftStatus(term=r.term, lead=r.lead, commit=r.log.committed, raft_state=int(r.state))
+    return raft_status(node.rawnode.raft)
 
 
-def _apply_conf_changes(node: RaftNode, entries) -> None:
+def _apply_conf_changes(node: RaftNode, entries) -> bool:
+    """Apply the conf changes among `entries` to the core; whether one removed this member."""
+    removed = False
     for e in entries:
         if e.type == EntryType.CONF_CHANGE:
-            node.rawnode.apply_conf_change(ConfChange.decode(e.data))
+            cc = ConfChange.decode(e.data)
+            node.rawnode.apply_conf_change(cc)
+            removed |= cc.type == ConfChangeType.REMOVE_NODE and cc.node_id == node.node_id
+    return removed
 
 
 __all__ = ["main", "build_node"]

@@ -129,11 +129,14 @@ class RaftNode:
                 worker = self._read_workers.pop(rs.request_ctx, None)
                 if worker is not None:
                     out.read_results.append((worker, ReadIndexResult(rs.request_ctx, rs.index)))
-        r = rn.raft
-        status = RaftStatus(term=r.term, lead=r.lead, commit=r.log.committed,
-                            raft_state=int(r.state))
+        status = raft_status(rn.raft)
         if status != self._last_status:
             self._last_status = status
             self.out.status = status
         out, self.out = self.out, Outbox()
         return out
+
+
+def raft_status(r) -> RaftStatus:
+    return RaftStatus(term=r.term, lead=r.lead, commit=r.log.committed, raft_state=int(r.state),
+                      is_learner=r.id in r.tracker.learners)

@@ -12,19 +12,34 @@ Snapshots: a MsgSnap is not sent as a message. snapshot.py streams the leader's 
 after it on a second connection per peer, and the receiving transport hands the MsgSnap to raft
 only once the whole store is on its disk, verified.
 
+Membership: the peers are the cluster's members as apply last recorded them, which raft
+passes on (Membership, first thing on sendc at start, then after every change): a new member
+is dialled, a removed one hung up on, a moved one redialled. Each link is watched (a ZeroMQ
+socket monitor) and raft hears when it comes up or goes down (PeerActivity), for etcd's strict
+reconfiguration checks. A removed member that calls is told so (RemovedNotice), once a second
+at most, as etcd's peers answer it 410 Gone; a member told so reports MemberRemoved to the
+supervisor. A joining member's supervisor asks for the cluster (ClusterAsk) on the same port.
+
 `http://host:port` peer URLs mean the same TCP address as `tcp://host:port`, so etcd command
 lines work unchanged.
 """
 from __future__ import annotations
 
 import struct
+import time
+from typing import Callable
 from urllib.parse import urlsplit
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
-from petcd.common import codec
-from petcd.common.ids import initial_members, parse_initial_cluster
+from petcd.common import codec, identity
+from petcd.common.ids import parse_initial_cluster
 from petcd.common.lease import LeaseAnswer, LeaseAsk
+from petcd.common.membership import (
+    ClusterAsk, ClusterInfo, MemberChangeAsk, MemberChangeRefused, MemberRemoved, Membership,
+    PeerActivity, RemovedNotice,
+)
 from petcd.common.pipeline import Many, PeerMessages, PeerUnreachable, SnapshotChunk
 from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
@@ -33,10 +48,13 @@ from petcd.ipc.stage import StageContext
 from .snapshot import SnapshotReceiver, SnapshotSender
 
 _ID = struct.Struct(">Q")
-_FORWARDED = (LeaseAsk, LeaseAnswer)   # what raft sends to raft on other members, besides raft
+# What raft sends to raft on other members, besides raft messages.
+_FORWARDED = (LeaseAsk, LeaseAnswer, MemberChangeAsk, MemberChangeRefused)
 PEER_HWM = 10_000            # frames queued per peer before it counts as unreachable
 RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2_000
+REMOVED_NOTICE_INTERVAL_S = 1.0
+_LINK_EVENTS = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
 
 
 def tcp_address(url: str, bind: bool = False) -> str:
@@ -50,27 +68,93 @@ def tcp_address(url: str, bind: bool = False) -> str:
 
 
 class Transport:
-    """The sockets and the routing; `send` and `receive` are what the loop calls."""
+    """The sockets and the routing; `send` and `receive` are what the loop calls, `set_peers`
+    follows the membership. `on_activity(PeerActivity)` hears of links going up and down,
+    `on_removed()` that a peer says this member was removed."""
 
-    def __init__(self, ctx: zmq.Context, self_id: int, listen_urls, peers: dict[int, str]) -> None:
+    def __init__(self, ctx: zmq.Context, loop: Loop, self_id: int, listen_urls,
+                 on_activity: Callable[[PeerActivity], None] = lambda a: None,
+                 on_removed: Callable[[], None] = lambda: None) -> None:
+        self.ctx = ctx
+        self.loop = loop
         self.self_id = self_id
+        self.on_activity = on_activity
+        self.on_removed = on_removed
         self.router = ctx.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)
         self.router.setsockopt(zmq.RCVHWM, PEER_HWM)
+        # A peer that redials (it hung up on us after a membership change, or restarted) takes
+        # its identity over at once instead of being refused until the old link times out.
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         for url in listen_urls:
             self.router.bind(tcp_address(url, bind=True))
         self.dealers: dict[int, zmq.Socket] = {}
-        for node_id, url in peers.items():
-            d = ctx.socket(zmq.DEALER)
-            d.setsockopt(zmq.IDENTITY, _ID.pack(self_id))
-            d.setsockopt(zmq.LINGER, 0)
-            d.setsockopt(zmq.SNDHWM, PEER_HWM)
-            d.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
-            d.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
-            # Queue only for peers that are connected: frames for a dead peer fail at once.
-            d.setsockopt(zmq.IMMEDIATE, 1)
-            d.connect(tcp_address(url))
-            self.dealers[node_id] = d
+        self.addresses: dict[int, str] = {}
+        self._monitors: dict[int, zmq.Socket] = {}
+        self._monitor_seq = 0
+        self.removed: frozenset[int] = frozenset()
+        self._noticed: dict[bytes, float] = {}
+        self.cluster_info: ClusterInfo | None = None   # the answer to a joining member
+
+    def set_peers(self, addresses: dict[int, str]) -> None:
+        """Dial exactly these peers (id -> tcp address): new ones, and moved ones again."""
+        for node_id in list(self.dealers):
+            if self.addresses.get(node_id) != addresses.get(node_id):
+                self._hang_up(node_id)
+        for node_id, address in addresses.items():
+            if node_id not in self.dealers:
+                self._dial(node_id, address)
+
+    def _dial(self, node_id: int, address: str) -> None:
+        d = self.ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.IDENTITY, _ID.pack(self.self_id))
+        d.setsockopt(zmq.LINGER, 0)
+        d.setsockopt(zmq.SNDHWM, PEER_HWM)
+        d.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
+        d.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
+        # Queue only for peers that are connected: frames for a dead peer fail at once.
+        d.setsockopt(zmq.IMMEDIATE, 1)
+        # pyzmq names the monitor after the socket's fd, which a redialled peer may reuse.
+        self._monitor_seq += 1
+        monitor = d.get_monitor_socket(
+            _LINK_EVENTS, f"inproc://petcd-peer-{self.self_id:x}-{node_id:x}-{self._monitor_seq}")
+        d.connect(address)
+        self.dealers[node_id] = d
+        self.addresses[node_id] = address
+        self._monitors[node_id] = monitor
+        self.loop.on_readable(d, lambda: self._on_dealer(d))
+        self.loop.on_readable(monitor, lambda: self._on_monitor(node_id, monitor))
+
+    def _hang_up(self, node_id: int) -> None:
+        d = self.dealers.pop(node_id)
+        monitor = self._monitors.pop(node_id)
+        del self.addresses[node_id]
+        self.loop.forget(d)
+        self.loop.forget(monitor)
+        d.disable_monitor()
+        monitor.close(0)
+        d.close(0)
+        self.on_activity(PeerActivity(node_id, False))
+
+    def _on_monitor(self, node_id: int, monitor: zmq.Socket) -> None:
+        while monitor.poll(0):
+            event = recv_monitor_message(monitor)["event"]
+            if event in (zmq.EVENT_HANDSHAKE_SUCCEEDED, zmq.EVENT_DISCONNECTED):
+                self.on_activity(PeerActivity(node_id, event == zmq.EVENT_HANDSHAKE_SUCCEEDED))
+
+    def _on_dealer(self, d: zmq.Socket) -> None:
+        # Peers answer on our own links only to say we were removed.
+        while True:
+            try:
+                frame = d.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                value = codec.decode(frame)
+            except codec.CodecError:
+                continue
+            if isinstance(value, RemovedNotice) and value.member_id == self.self_id:
+                self.on_removed()
 
     def send(self, batches: list) -> tuple[set[int], list]:
         """Send one frame per peer; return the peers found unreachable and the MsgSnaps,
@@ -105,21 +189,28 @@ class Transport:
         return unreachable, snapshots
 
     def receive(self) -> tuple[list, list[SnapshotChunk], list]:
-        """Raft messages, snapshot chunks, and the rest (lease questions and answers)."""
+        """Raft messages, snapshot chunks, and the rest (lease and membership questions and
+        answers)."""
         msgs: list = []
         chunks: list[SnapshotChunk] = []
         others: list = []
         while True:
             try:
-                _, frame = self.router.recv_multipart(zmq.NOBLOCK)
+                ident, frame = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
             except ValueError:  # not two frames: not a peer of ours
+                continue
+            if self.removed and self._from_removed(ident):
                 continue
             try:
                 batch = codec.decode(frame)
             except codec.CodecError:
                 continue  # garbage on the peer port never reaches raft
+            if isinstance(batch, ClusterAsk):
+                if self.cluster_info is not None:
+                    self._reply(ident, self.cluster_info)
+                continue
             for item in batch.items if isinstance(batch, Many) else (batch,):
                 if isinstance(item, PeerMessages):
                     msgs.extend(item.messages)
@@ -129,29 +220,86 @@ class Transport:
                     others.append(item)
         return msgs, chunks, others
 
+    def _from_removed(self, ident: bytes) -> bool:
+        """Whether `ident` (a peer's message or snapshot link) is a removed member's; if so,
+        tell it, at most once a second."""
+        if len(ident) < _ID.size:
+            return False
+        node_id = _ID.unpack_from(ident)[0]
+        if node_id not in self.removed:
+            return False
+        now = time.monotonic()
+        if now - self._noticed.get(ident, 0.0) >= REMOVED_NOTICE_INTERVAL_S:
+            self._noticed[ident] = now
+            self._reply(ident, RemovedNotice(node_id))
+        return True
+
+    def _reply(self, ident: bytes, value: object) -> None:
+        try:
+            self.router.send_multipart((ident, codec.encode(value)), zmq.NOBLOCK)
+        except (zmq.Again, zmq.ZMQError):
+            pass  # the caller is gone or slow; it asks again
+
     def close(self) -> None:
         self.router.close(0)
-        for d in self.dealers.values():
+        for node_id in list(self.dealers):
+            d, monitor = self.dealers.pop(node_id), self._monitors.pop(node_id)
+            d.disable_monitor()
+            monitor.close(0)
             d.close(0)
+
+
+def peer_addresses(members, self_id: int, overrides: dict[str, list[str]]) -> dict[int, str]:
+    """id -> the TCP address to dial, for every member but this one (an override, by name,
+    wins over the member's first peer URL)."""
+    return {m.id: tcp_address(overrides.get(m.name, m.peer_urls)[0]) for m in members
+            if m.id != self_id and (m.peer_urls or m.name in overrides)}
 
 
 def main(ctx: StageContext) -> None:
     cfg = ctx.config
-    members = initial_members(cfg)
-    me = next(m for m in members if m.name == cfg.name)
+    ident = identity.of(cfg)
     overrides = parse_initial_cluster(cfg.peer_dial_overrides) if cfg.peer_dial_overrides else {}
-    peers = {m.id: overrides.get(m.name, m.peer_urls)[0] for m in members if m.id != me.id}
-    transport = Transport(ctx.zmq, me.id, cfg.listen_peer_urls, peers)
     sendc = Receiver(ctx.zmq, cfg.data_dir, "sendc")
     recvc = Sender(ctx.zmq, cfg.data_dir, "recvc")
     loop = Loop()
+    removed = {"reported": False}
+
+    def on_removed() -> None:
+        if not removed["reported"]:
+            removed["reported"] = True
+            ctx.log.warning("a peer says this member has been permanently removed from the "
+                            "cluster")
+            ctx.report(MemberRemoved("transport"))
+
+    transport = Transport(ctx.zmq, loop, ident.member_id, cfg.listen_peer_urls,
+                          on_activity=recvc.send, on_removed=on_removed)
     snap_sender = SnapshotSender(
-        ctx.zmq, loop, cfg.data_dir, me.id, {i: tcp_address(u) for i, u in peers.items()},
-        recvc.send, cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0)
+        ctx.zmq, loop, cfg.data_dir, ident.member_id, {}, recvc.send,
+        cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0)
     snap_receiver = SnapshotReceiver(cfg.data_dir)
 
+    def follow(membership: Membership) -> None:
+        # An empty table is a store that has applied nothing yet (a new member): until it has,
+        # the cluster as this member first knew it.
+        members = membership.members or ident.members
+        addresses = peer_addresses(members, ident.member_id, overrides)
+        transport.set_peers(addresses)
+        snap_sender.set_peers(addresses)
+        transport.removed = frozenset(membership.removed)
+        transport.cluster_info = ClusterInfo(ident.cluster_id, members)
+
+    # Until raft passes on apply's table (the first thing on sendc), the cluster as this
+    # member first knew it.
+    follow(Membership(ident.members))
+
     def on_sendc() -> None:
-        unreachable, snapshots = transport.send(sendc.drain())
+        items = sendc.drain()
+        for m in items:
+            if isinstance(m, Membership):
+                follow(m)
+        unreachable, snapshots = transport.send(
+            [m for m in items if not isinstance(m, Membership)])
         for node_id in sorted(unreachable):
             recvc.send(PeerUnreachable(node_id))
         for m in snapshots:

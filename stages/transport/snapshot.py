@@ -76,15 +76,10 @@ class SnapshotSender:
         self.stall_timeout_s = stall_timeout_s
         self.streams: dict[int, _Outgoing] = {}
         self.sockets: dict[int, zmq.Socket] = {}
-        for node_id, address in peer_addresses.items():
-            d = zctx.socket(zmq.DEALER)
-            # Distinct from the message socket's identity: a ROUTER needs unique identities.
-            d.setsockopt(zmq.IDENTITY, _ID.pack(self_id) + b"snap")
-            d.setsockopt(zmq.LINGER, 0)
-            d.setsockopt(zmq.SNDHWM, SNAPSHOT_HWM)
-            d.setsockopt(zmq.IMMEDIATE, 1)
-            d.connect(address)
-            self.sockets[node_id] = d
+        self.addresses: dict[int, str] = {}
+        self._zctx = zctx
+        self._self_id = self_id
+        self.set_peers(peer_addresses)
         # The copy threads wake the loop through this pair when a copy is done.
         self._wake_rx = zctx.socket(zmq.PAIR)
         self._wake_rx.bind(f"inproc://snapshot-copied-{id(self)}")
@@ -95,6 +90,28 @@ class SnapshotSender:
         self._env: lmdb.Environment | None = None
         loop.on_readable(self._wake_rx, self._on_copied)
         loop.every(1.0, self._check_stalls)
+
+    def set_peers(self, addresses: dict[int, str]) -> None:
+        """Follow the membership: a stream to a removed or moved peer fails (raft retries it
+        at the new address, if any)."""
+        for node_id in list(self.sockets):
+            if self.addresses.get(node_id) != addresses.get(node_id):
+                if node_id in self.streams:
+                    self._finish(node_id, failed=True)
+                self.sockets.pop(node_id).close(0)
+                del self.addresses[node_id]
+        for node_id, address in addresses.items():
+            if node_id in self.sockets:
+                continue
+            d = self._zctx.socket(zmq.DEALER)
+            # Distinct from the message socket's identity: a ROUTER needs unique identities.
+            d.setsockopt(zmq.IDENTITY, _ID.pack(self._self_id) + b"snap")
+            d.setsockopt(zmq.LINGER, 0)
+            d.setsockopt(zmq.SNDHWM, SNAPSHOT_HWM)
+            d.setsockopt(zmq.IMMEDIATE, 1)
+            d.connect(address)
+            self.sockets[node_id] = d
+            self.addresses[node_id] = address
 
     # -- starting -----------------------------------------------------------------------------
 

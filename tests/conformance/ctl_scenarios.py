@@ -50,6 +50,43 @@ SCENARIOS = [
         _s("endpoint", "health"), _s("endpoint", "status", "--cluster"),
         _s("alarm", "list"), _s("alarm", "disarm"), _s("move-leader", "zz"),
     ]},
+    # <member_id_hex> is the member's id, <added_hex> the last member the scenario added
+    # (record_ctl.Session). The last steps leave the cluster without a quorum: a second voter
+    # that never starts.
+    {"name": "members", "needs": ["members"], "steps": [
+        _s("member", "add"), _s("member", "add", "x"),
+        _s("member", "add", "x", "http://127.0.0.1:1"),
+        _s("member", "add", "x", "--peer-urls=foo"),
+        _s("member", "add", "l1", "--peer-urls=http://127.0.0.1:1", "--learner"),
+        _s("member", "list"), _s("member", "list", "-w", "json"),
+        _s("member", "add", "l2", "--peer-urls=http://127.0.0.1:2", "--learner"),
+        _s("member", "add", "x", "--peer-urls=http://127.0.0.1:1,http://127.0.0.1:3"),
+        _s("member", "promote", "<added_hex>"), _s("member", "promote", "<member_id_hex>"),
+        _s("member", "promote", "1234"), _s("member", "promote", "zz"), _s("member", "promote"),
+        # The member updates itself: etcd 3.4 makes a learner it updates a voter in its member
+        # table (but not in raft); petcd keeps it a learner.
+        _s("member", "update", "<member_id_hex>",
+           "--peer-urls=http://127.0.0.1:<peer_port>,http://127.0.0.1:4"),
+        _s("member", "update", "<member_id_hex>", "--peer-urls=http://127.0.0.1:<peer_port>",
+           "-w", "json"),
+        _s("member", "update", "<member_id_hex>", "--peer-urls=http://127.0.0.1:<peer_port>",
+           "-w", "table"),
+        _s("member", "update", "1234", "--peer-urls=http://127.0.0.1:7"),
+        _s("member", "update", "<member_id_hex>", "--peer-urls=http://127.0.0.1:1"),
+        _s("member", "update", "<member_id_hex>", "--peer-urls=http://127.0.0.1:7/x"),
+        _s("member", "update", "<added_hex>"), _s("member", "list", "-w", "fields"),
+        _s("member", "remove", "1234"), _s("member", "remove", "zz"),
+        _s("member", "remove", "<member_id_hex>"),
+        _s("member", "remove", "<added_hex>", "-w", "json"),
+        _s("member", "add", "l3", "--peer-urls=http://127.0.0.1:8", "--learner", "-w", "json"),
+        _s("member", "remove", "<added_hex>", "-w", "table"),
+        _s("member", "add", "l4", "--peer-urls=http://127.0.0.1:9", "--learner", "-w", "fields"),
+        _s("member", "list", "-w", "json"), _s("member", "remove", "<added_hex>"),
+        _s("member", "add", "v1", "--peer-urls=http://127.0.0.1:10"),
+        _s("member", "add", "v2", "--peer-urls=http://127.0.0.1:11"),
+        _s("member", "add", "l5", "--peer-urls=http://127.0.0.1:12", "--learner"),
+        _s("member", "list"),
+    ]},
     {"name": "lease", "needs": ["lease"], "steps": [
         _s("lease", "list"), _s("lease", "revoke", "1234"), _s("lease", "timetolive", "1234"),
         _s("lease", "grant"), _s("lease", "keep-alive", "--once", "1234"),

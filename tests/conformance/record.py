@@ -46,6 +46,7 @@ PLACEHOLDERS = {
     "<peer_port>": "the peer port in URLs",
     "<raft_index>": "Status.raftIndex and Status.raftAppliedIndex",
     "<db_size>": "Status.dbSize and Status.dbSizeInUse",
+    "<added_id>": "the id of the member the scenario added last (member/add)",
 }
 
 
@@ -90,7 +91,7 @@ class Etcd:
         while self.peer_port == self.client_port:
             self.peer_port = free_port()
         self.proc: subprocess.Popen | None = None
-        self.cluster_id = self.member_id = ""
+        self.cluster_id = self.member_id = self.added_id = ""
 
     def start(self) -> None:
         client = f"http://127.0.0.1:{self.client_port}"
@@ -143,6 +144,21 @@ def send(port: int, method: str, path: str, body: bytes,
         conn.close()
 
 
+def fill_placeholders(body: bytes, ids) -> bytes:
+    """A request that names run-dependent values (the member's id, its peer port, the member
+    the scenario added) with placeholders, filled for this run; `ids` as for _normalize."""
+    for name, value in (("<member_id>", ids.member_id), ("<peer_port>", ids.peer_port),
+                        ("<added_id>", getattr(ids, "added_id", ""))):
+        body = body.replace(name.encode(), str(value).encode())
+    return body
+
+
+def capture_added(ids, req: dict, status: int, data: bytes) -> None:
+    """Remember the id of a member the scenario added, for later steps (<added_id>)."""
+    if status == 200 and req["path"].endswith("/cluster/member/add"):
+        ids.added_id = json.loads(data)["member"]["ID"]
+
+
 def _normalize(value, etcd: Etcd, key: str = ""):
     if isinstance(value, dict):
         return {k: _normalize(v, etcd, k) for k, v in value.items()}
@@ -159,6 +175,8 @@ def _normalize(value, etcd: Etcd, key: str = ""):
             return "<cluster_id>"
         if value == etcd.member_id:
             return "<member_id>"
+        if value and value == getattr(etcd, "added_id", ""):
+            return "<added_id>"
         value = value.replace(f"127.0.0.1:{etcd.client_port}", "127.0.0.1:<client_port>")
         value = value.replace(f"127.0.0.1:{etcd.peer_port}", "127.0.0.1:<peer_port>")
     return value
@@ -168,12 +186,13 @@ _SKIP_HEADERS = {"date", "content-length"}
 
 
 def _record_step(etcd: Etcd, req: dict) -> dict:
-    body = request_body(req)
+    body = fill_placeholders(request_body(req), etcd)
     try:
         status, headers, data = send(etcd.client_port, req["method"], req["path"], body,
                                      req.get("headers"))
     except (http.client.RemoteDisconnected, ConnectionResetError):
         return {"closed": True}
+    capture_added(etcd, req, status, data)
     hdrs: dict[str, str] = {}
     for k, v in headers:
         if k.lower() in _SKIP_HEADERS:

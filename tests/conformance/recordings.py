@@ -71,3 +71,4 @@ class MemberIds:
         self.peer_port = member.peer_port
         self.cluster_id = header["cluster_id"]
         self.member_id = header["member_id"]
+        self.added_id = ""

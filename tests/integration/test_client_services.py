@@ -98,3 +98,27 @@ def test_election_leader_is_the_first_campaigner(etcd_client):
     assert e1.leader().value == b"uno"
     e1.resign()
     assert e1.leader() is None
+
+
+def test_member_add_update_promote_remove(etcd_client):
+    c = etcd_client
+    me = c.status().header.member_id
+    added = c.member_add(["http://127.0.0.1:1"], is_learner=True)
+    learner = added.member
+    assert learner.is_learner and learner.name == "" and learner.id != me
+    assert sorted(m.id for m in added.members) == sorted([me, learner.id])
+    with pytest.raises(errors.FailedPrecondition, match="too many learner members"):
+        c.member_add(["http://127.0.0.1:2"], is_learner=True)
+    with pytest.raises(errors.FailedPrecondition, match="in sync with leader$"):
+        c.member_promote(learner.id)  # it never started
+    with pytest.raises(errors.FailedPrecondition, match="^etcdserver: can only promote a "
+                                                        "learner member$"):
+        c.member_promote(me)
+    # Update the member itself (etcd 3.4 would list an updated learner as a voter).
+    mine = next(m for m in c.members().members if m.id == me)
+    updated = c.member_update(me, [*mine.peer_urls, "http://127.0.0.1:3"])
+    assert "http://127.0.0.1:3" in next(m for m in updated.members if m.id == me).peer_urls
+    c.member_update(me, mine.peer_urls)
+    assert [m.id for m in c.member_remove(learner.id).members] == [me]
+    with pytest.raises(errors.NotFound, match="^etcdserver: member not found$"):
+        c.member_remove(learner.id)

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from tests.conformance.record_ctl import (DEFAULT_OUT, normalize, normalize_table_borders,
-                                          run_step)
+from tests.conformance.record_ctl import (DEFAULT_OUT, Session, normalize,
+                                          normalize_table_borders, run_step)
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +46,13 @@ def _canon(text: str) -> str:
 def test_ctl_matches_etcdctl(start_member, scenario):
     m = start_member(name="conformance")
     ids = _ids(m)
+    session = Session(ids["member_id"], ids["peer_port"])
     for i, step in enumerate(scenario["steps"]):
         want = step["result"]
         got = run_step([sys.executable, "-m", "petcd.ctl"], f"127.0.0.1:{m.client_port}",
-                       step["step"])
-        got_out = normalize(got["stdout"], **ids)
-        got_err = [normalize(x, **ids) for x in got["stderr"]]
+                       step["step"], session=session)
+        got_out = normalize(got["stdout"], **ids, session=session)
+        got_err = [normalize(x, **ids, session=session) for x in got["stderr"]]
         where = f"{scenario['name']}[{i}] {step['step']['args']}"
         assert got["exit"] == want["exit"], (where, got, want)
         assert got_err[-1:] == want["stderr"][-1:], (where, got_err, want["stderr"])

@@ -210,3 +210,15 @@ def test_removed_leader_retries_the_hand_off_after_an_election_timeout():
     net.heal()
     net.tick(times=2 * ET)
     assert net.leaders() == [2]
+
+
+def test_an_update_changes_neither_the_quorum_nor_the_progress():
+    net = ready_cluster()
+    before = {i: (p.match, p.next) for i, p in net.raft(1).tracker.progress.items()}
+    change(net, 1, CC.UPDATE_NODE, 2)
+    r = net.raft(1)
+    assert r.tracker.voters == {1, 2, 3} and not r.tracker.learners
+    # Progress was kept (a reset would have sent everyone back to probing).
+    assert all(r.tracker.progress[i].match >= before[i][0] for i in before)
+    net.propose(1, b"after")
+    assert all(b"after" in data_of(net.applied[i]) for i in (1, 2, 3))

@@ -778,6 +778,10 @@ class Raft:
     # -- membership ---------------------------------------------------------------------------
 
     def apply_conf_change(self, cc: ConfChange) -> ConfState:
+        if cc.type == ConfChangeType.UPDATE_NODE:
+            # Only the application's view of the member changes (etcd's ConfChangeUpdateNode);
+            # it goes through the log so that every member records it at the same position.
+            return self.tracker.conf_state()
         voters = set(self.tracker.voters)
         learners = set(self.tracker.learners)
         node = cc.node_id
