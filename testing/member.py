@@ -4,6 +4,7 @@ stopped (SIGTERM, then SIGKILL after a grace period)."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,10 +15,29 @@ from pathlib import Path
 READY_TIMEOUT_S = 60.0
 
 
+# Ports are drawn below the kernel's ephemeral range (32768 and up on Linux): a port the
+# kernel handed out for "port 0" is also what it hands the next outgoing connection, so a
+# member could find it taken between the test's pick and its bind. The range also stays clear
+# of the dev cluster's ports (2379, 12379, 22379 and their offsets).
+PORT_RANGE = (13_000, 22_000)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on now, never the same twice in one process."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(*PORT_RANGE)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
 
 
 def stage_pids(supervisor_pid: int, name: str) -> dict[str, int]:
