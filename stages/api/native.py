@@ -2,6 +2,7 @@
 
 A request frame is `{"id": int, "method": str, "request": {...}}`; the answer is
 `{"id": int, "response": {...}}` or `{"id": int, "error": {"code": int, "message": str}}`.
+Frames with a `stream` key instead of an `id` belong to a stream (native_stream.py).
 Inside, every message is a map keyed by the proto field names (snake case, as in common/kv.py:
 `range_end`, `create_revision`, `prev_kv`...), bytes are msgpack bin, integers are msgpack
 integers (no strings for int64), enums are their numbers (names are accepted on input), and
@@ -106,11 +107,15 @@ def from_map(cls: type, doc: dict, where: str = "") -> object:
     return cls(**kwargs)
 
 
-def decode_frame(frame: bytes) -> tuple[int, str, dict]:
+def unpack(frame: bytes) -> object:
     try:
-        doc = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+        return msgpack.unpackb(frame, raw=False, strict_map_key=False)
     except Exception as e:
         raise NativeError(f"malformed msgpack frame: {e}") from None
+
+
+def parse_call(doc: object) -> tuple[int, str, dict]:
+    """A unary call's (id, method, request map); stream frames are native_stream.py's."""
     if not isinstance(doc, dict):
         raise NativeError("a request must be a map with id, method and request")
     rid, method, req = doc.get("id"), doc.get("method"), doc.get("request", {})
@@ -125,14 +130,10 @@ def decode_frame(frame: bytes) -> tuple[int, str, dict]:
     return rid, method, req
 
 
-def request_id_of(frame: bytes) -> int:
-    """Best effort, for answering a frame that failed to decode."""
-    try:
-        doc = msgpack.unpackb(frame, raw=False, strict_map_key=False)
-        rid = doc.get("id") if isinstance(doc, dict) else None
-        return rid if isinstance(rid, int) and not isinstance(rid, bool) else 0
-    except Exception:
-        return 0
+def request_id_of(doc: object) -> int:
+    """Best effort, for answering a call that failed to decode."""
+    rid = doc.get("id") if isinstance(doc, dict) else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else 0
 
 
 def encode_response(rid: int, msg: object) -> bytes:
