@@ -5,9 +5,10 @@ a zmq.asyncio DEALER socket, with any number in flight on one connection (answer
 to futures by id), which is what the load bench uses. Over HTTP the synchronous transport runs
 in worker threads (asyncio.to_thread); so do the streams (`watch` gives an async iterator fed
 by the sync Watch's thread, which uses the native watch stream over `tcp://` and HTTP
-otherwise, so resuming after a reconnect is the sync Watch's, written once). Request building is shared with Client: each helper (get, put,
-txn, lease_grant ...) is Client's own method run against a builder whose `call` hands back the
-(method, request) instead of sending, so the two clients cannot drift apart.
+otherwise, so resuming after a reconnect is written once, in the sync Watch). Request
+building is shared with Client: each helper (get, put, txn, lease_grant ...) is Client's own
+method run against a builder whose `call` hands back the (method, request) instead of
+sending, so the two clients cannot drift apart.
 """
 from __future__ import annotations
 

@@ -2,10 +2,11 @@
 
 Theory of operation: a Watch opens a watch stream with one create request and reads its
 answers: `POST /v3/watch` and its newline-delimited answers over HTTP, or a native stream
-(zmq_stream.py) on the endpoint's shared ZeroMQ watch connection over `tcp://`. It remembers the next revision it needs: after the created answer,
-header.revision + 1 (or the requested start revision); after each event batch, the last
-event's mod_revision + 1. If the stream breaks (member down, connection reset), it reopens on
-the next endpoint with start_revision set to that revision, so no event is lost or repeated.
+(zmq_stream.py) on the endpoint's shared ZeroMQ watch connection over `tcp://`. It remembers
+the next revision it needs: after the created answer, header.revision + 1 (or the requested
+start revision); after each event batch, the last event's mod_revision + 1. If the stream
+breaks (member down, connection reset), it reopens on the next endpoint with start_revision set
+to that revision, so no event is lost or repeated.
 If that history was compacted, the server cancels the watch with compact_revision and the Watch
 raises errors.WatchCompacted (the caller must re-read the state, then watch from there).
 With `require_leader` (etcd's WithRequireLeader) a member without a leader refuses or ends the

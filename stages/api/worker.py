@@ -111,13 +111,13 @@ class Worker:
                 ("petcd_watch_events_read_total", "events read from LMDB for watchers",
                  lambda: hub().events_read if hub() else 0),
                 ("petcd_zmq_watch_streams", "open watch streams on the ZeroMQ listener",
-                 lambda: len(self.zmq_streams) if self.zmq_streams else 0),
+                 lambda: len(self.zmq_streams) if self.zmq_streams is not None else 0),
                 ("petcd_zmq_watch_streams_expired_total",
                  "ZeroMQ watch streams ended because their client sent nothing for the keepalive",
-                 lambda: self.zmq_streams.expired_total if self.zmq_streams else 0),
+                 lambda: self.zmq_streams.expired_total if self.zmq_streams is not None else 0),
                 ("petcd_zmq_watch_peers_gone_total",
                  "ZeroMQ watch streams ended because their connection was gone",
-                 lambda: self.zmq_streams.peers_gone_total if self.zmq_streams else 0)):
+                 lambda: self.zmq_streams.peers_gone_total if self.zmq_streams is not None else 0)):
             prometheus_client.Gauge(name, doc, registry=registry).set_function(read)
         return registry
 
