@@ -160,7 +160,9 @@ class StreamMux:
             return self.streams.pop(sid, None) is not None
 
     def send(self, doc: dict) -> None:
-        self._outbox.put(_pack(doc))
+        # Frames of a stream given up before they left (an open that timed out while the
+        # server was down) are dropped then; a close frame always goes.
+        self._outbox.put((doc["stream"], "close" in doc, _pack(doc)))
         try:
             self._wake_w.send(b"x")
         except OSError:
@@ -187,7 +189,7 @@ class StreamMux:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._wake_r.fileno(), zmq.POLLIN)
-        pending: list[bytes] = []
+        pending: list[tuple[int, bool, bytes]] = []  # (stream, always send, frame)
         try:
             while not self._stop:
                 events = dict(poller.poll(100))
@@ -203,10 +205,12 @@ class StreamMux:
                     except queue.Empty:
                         break
                 while pending:
-                    try:
-                        sock.send(pending[0], zmq.NOBLOCK)
-                    except zmq.Again:  # not connected yet: try again next turn
-                        break
+                    sid, always, frame = pending[0]
+                    if always or sid in self.streams:
+                        try:
+                            sock.send(frame, zmq.NOBLOCK)
+                        except zmq.Again:  # not connected yet: try again next turn
+                            break
                     pending.pop(0)
                 while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
                     frame = sock.recv(zmq.NOBLOCK)
@@ -223,7 +227,7 @@ class StreamMux:
                     pending.append(self._outbox.get_nowait())
                 except queue.Empty:
                     break
-            for frame in pending:  # the close frames of a closing client, best effort
+            for _, _, frame in pending:  # the close frames of a closing client, best effort
                 try:
                     sock.send(frame, zmq.NOBLOCK)
                 except zmq.ZMQError:
@@ -247,4 +251,5 @@ class StreamMux:
                 st.ping_at = now + st.keepalive_s / 3
                 if st.ping_sent_at is None:
                     st.ping_sent_at = now
-                pending.append(_pack({"stream": st.sid, "ping": next(self._pings)}))
+                pending.append((st.sid, False,
+                                _pack({"stream": st.sid, "ping": next(self._pings)})))
