@@ -1,6 +1,7 @@
 """Watch over the native ZeroMQ protocol on a real member: streams and watches multiplexed on
 one connection, etcd's watch semantics, credit for slow readers, watchers dropped when a client
 closes, leaves or goes silent, the client's iterator across a member restart, and petcdctl."""
+import asyncio
 import subprocess
 import sys
 import threading
@@ -8,7 +9,7 @@ import time
 
 import pytest
 
-from petcd.client import Client
+from petcd.client import AsyncClient, Client
 from tests.conformance.zmq_watch_client import ZWatchConn
 from .member import Member
 from .test_watch import metric, wait_metric
@@ -259,6 +260,23 @@ def test_petcdctl_watch_over_tcp(member, client):
     assert r.returncode == 1
     assert r.stderr == (f"Error: watch is canceled by the server: required revision has been "
                         f"compacted (compact revision {first + 1})\n")
+
+
+def test_async_client_watch_over_tcp(member, client):
+    revs = [client.put(f"aw{i}", "v").header.revision for i in range(3)]
+
+    async def main():
+        async with AsyncClient(f"tcp://127.0.0.1:{member.zmq_port}") as ac:
+            got = []
+            agen = ac.watch("aw", prefix=True, start_revision=revs[0])
+            async for resp in agen:
+                got += [e.kv.mod_revision for e in resp.events]
+                if len(got) >= 3:
+                    break
+            await agen.aclose()
+            return got
+
+    assert asyncio.run(main()) == revs
 
 
 def test_client_watch_resumes_after_a_member_restart(start_member):
