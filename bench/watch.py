@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 
-from petcd.bench.etcd_compare import Server
+from petcd.bench.servers import Member
 from tests.conformance.watch_client import WatchConn
 
 
@@ -27,7 +27,7 @@ def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def run(server: Server, watchers: int, streams: int, rate: float, seconds: float) -> dict:
+def run(server: Member, watchers: int, streams: int, rate: float, seconds: float) -> dict:
     port = int(server.url.rsplit(":", 1)[1])
     conns, per = [], [watchers // streams + (i < watchers % streams) for i in range(streams)]
     for k in per:
@@ -102,7 +102,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
-            server = Server(kind, tmp, args.etcd)
+            server = Member(kind, "bench", tempfile.mkdtemp(prefix=kind, dir=tmp),
+                            args.etcd).launch().wait_ready()
             try:
                 r = run(server, args.watchers, args.streams, args.rate, args.seconds)
             finally:

@@ -5,9 +5,8 @@ As etcd's: `--clients` watchers on one random key; `--total` puts of that key at
 event is awaited and its latency is counted from the put's answer (an event that arrived
 before the answer counts as 0), so the report has clients x total results.
 
-The puts go through the chosen endpoints (native or HTTP). Watchers use the HTTP gateway's
-watch stream, because petcd's native protocol has no watch yet: with tcp:// endpoints they
-watch through the client URL that the answering member advertises (from MemberList).
+Puts and watches go through the chosen endpoints: native watch streams over tcp:// (all
+watchers multiplexed on one connection), the gateway's watch stream over http://.
 """
 from __future__ import annotations
 
@@ -24,18 +23,6 @@ from .benchmark import benchmark, global_options, settings
 EVENT_TIMEOUT_S = 30.0
 
 
-def watch_endpoints(put_client: Client, endpoints: str) -> list[str]:
-    if not load.is_native(endpoints):
-        return endpoints.split(",")
-    resp = put_client.members()
-    me = next((x for x in resp.members if x.id == resp.header.member_id), None)
-    urls = list(me.client_urls) if me is not None else []
-    if not urls:
-        raise click.ClickException("no client URL to watch through (native watch is not "
-                                   "available yet)")
-    return urls
-
-
 @benchmark.command("watch-latency")
 @global_options
 @click.option("--total", default=10000, help="Total number of put requests")
@@ -48,8 +35,7 @@ def watch_latency(ctx, total, put_rate, key_size, val_size, **g):
     s = settings(ctx, g)
     key, value = os.urandom(key_size), os.urandom(val_size)
     put_client = Client(s.endpoints, timeout_s=30, dial_timeout_s=s.dial_timeout_s)
-    watch_client = Client(watch_endpoints(put_client, s.endpoints), timeout_s=30,
-                          dial_timeout_s=s.dial_timeout_s)
+    watch_client = Client(s.endpoints, timeout_s=30, dial_timeout_s=s.dial_timeout_s)
     arrivals: list[queue.SimpleQueue] = []
     watches = []
     try:

@@ -4,9 +4,11 @@ Theory of operation: over `tcp://` endpoints calls go straight to petcd's native
 a zmq.asyncio DEALER socket, with any number in flight on one connection (answers are matched
 to futures by id), which is what the load bench uses. Over HTTP the synchronous transport runs
 in worker threads (asyncio.to_thread); so do the streams (`watch` gives an async iterator fed
-by the sync Watch's thread). Request building is shared with Client: each helper (get, put,
-txn, lease_grant ...) is Client's own method run against a builder whose `call` hands back the
-(method, request) instead of sending, so the two clients cannot drift apart.
+by the sync Watch's thread, which uses the native watch stream over `tcp://` and HTTP
+otherwise, so resuming after a reconnect is written once, in the sync Watch). Request
+building is shared with Client: each helper (get, put, txn, lease_grant ...) is Client's own
+method run against a builder whose `call` hands back the (method, request) instead of
+sending, so the two clients cannot drift apart.
 """
 from __future__ import annotations
 

@@ -270,14 +270,16 @@ class Client:
 
     def watch(self, key, range_end=None, *, prefix: bool = False, from_key: bool = False,
               start_revision: int = 0, prev_kv: bool = False, filters=(),
-              progress_notify: bool = False, callback=None):
+              progress_notify: bool = False, require_leader: bool = False, callback=None):
         """A watch.Watch: iterate it for WatchResponses (events), or pass `callback` to have
-        each response delivered from a background thread."""
+        each response delivered from a background thread. require_leader: a member without
+        a leader ends the stream, and the watch resumes on the next endpoint."""
         from .watch import Watch
         k, e = key_range(key, range_end, prefix=prefix, from_key=from_key)
         w = Watch(self, m.WatchCreateRequest(key=k, range_end=e, start_revision=start_revision,
                                              prev_kv=prev_kv, filters=tuple(filters),
-                                             progress_notify=progress_notify))
+                                             progress_notify=progress_notify),
+                  require_leader=require_leader)
         if callback is not None:
             w.start_callback(callback)
         return w

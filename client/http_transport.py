@@ -158,16 +158,21 @@ class HttpTransport:
         status, data = self.request("GET", path, None, timeout_s)
         return _decode_body(status, data)
 
-    def stream(self, method: str, requests: list, timeout_s: float | None) -> HttpStream:
+    def stream(self, method: str, requests: list, timeout_s: float | None,
+               require_leader: bool = False) -> HttpStream:
         """Open a stream; `requests` are sent as the body (concatenated JSON objects).
-        timeout_s bounds each read (None: wait for as long as it takes)."""
+        timeout_s bounds each read (None: wait for as long as it takes). require_leader sends
+        the gateway's has-leader metadata: the member refuses or ends the stream without a
+        leader."""
         rpc = RPCS[method]
         body = b"".join(json.dumps(convert.dump(r, "gateway"), separators=(",", ":")).encode()
                         for r in requests)
         conn = self._connect(timeout_s)
+        headers = {"Content-Type": "application/json"}
+        if require_leader:
+            headers["Grpc-Metadata-Hasleader"] = "true"
         try:
-            conn.request("POST", API_PREFIX + rpc.path, body=body,
-                         headers={"Content-Type": "application/json"})
+            conn.request("POST", API_PREFIX + rpc.path, body=body, headers=headers)
             resp = conn.getresponse()
         except socket.timeout:
             conn.close()

@@ -1,12 +1,16 @@
-"""Watching keys over the gateway's watch stream, resuming after a reconnect.
+"""Watching keys over a watch stream, resuming after a reconnect.
 
-Theory of operation: a Watch opens `POST /v3/watch` with one create request and reads its
-newline-delimited answers. It remembers the next revision it needs: after the created answer,
-header.revision + 1 (or the requested start revision); after each event batch, the last
-event's mod_revision + 1. If the stream breaks (member down, connection reset), it reopens on
-the next endpoint with start_revision set to that revision, so no event is lost or repeated.
+Theory of operation: a Watch opens a watch stream with one create request and reads its
+answers: `POST /v3/watch` and its newline-delimited answers over HTTP, or a native stream
+(zmq_stream.py) on the endpoint's shared ZeroMQ watch connection over `tcp://`. It remembers
+the next revision it needs: after the created answer, header.revision + 1 (or the requested
+start revision); after each event batch, the last event's mod_revision + 1. If the stream
+breaks (member down, connection reset), it reopens on the next endpoint with start_revision set
+to that revision, so no event is lost or repeated.
 If that history was compacted, the server cancels the watch with compact_revision and the Watch
 raises errors.WatchCompacted (the caller must re-read the state, then watch from there).
+With `require_leader` (etcd's WithRequireLeader) a member without a leader refuses or ends the
+stream ("etcdserver: no leader"), and the Watch moves to the next endpoint the same way.
 Iterating yields WatchResponses that carry events; `cancel()` (any thread) ends the iteration.
 `start_callback(fn)` runs the iteration on a daemon thread and calls fn per response; an error
 ends the thread, is kept in `error`, and is passed to `on_error` if given.
@@ -21,9 +25,11 @@ from . import errors, messages as m
 
 
 class Watch:
-    def __init__(self, client, create: m.WatchCreateRequest) -> None:
+    def __init__(self, client, create: m.WatchCreateRequest,
+                 require_leader: bool = False) -> None:
         self.client = client
         self.create = create
+        self.require_leader = require_leader
         self.next_revision = create.start_revision
         self.canceled = False
         self.error: BaseException | None = None
@@ -35,7 +41,8 @@ class Watch:
     def _open(self) -> None:
         req = dataclasses.replace(self.create, start_revision=self.next_revision)
         self._stream = self.client.transport().stream(
-            "Watch", [m.WatchRequest(create_request=req)], None)
+            "Watch", [m.WatchRequest(create_request=req)], None,
+            require_leader=self.require_leader)
 
     def __iter__(self):
         return self

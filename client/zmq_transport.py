@@ -8,7 +8,8 @@ refused connection, so a call first waits up to the dial timeout for the socket 
 (zmq.IMMEDIATE makes that mean "connected"); not writable is `Unreachable` with nothing sent.
 No answer in time is `DeadlineExceeded`, and the socket is replaced so a late answer cannot
 be mistaken for a later call's. Keep-alive is unary in the native protocol (one call per
-renewal), so its "stream" is the answers to its requests; watch is not in it yet.
+renewal), so its "stream" is the answers to its requests. Watch streams run on a second
+connection, shared by every watch of the transport (zmq_stream.StreamMux).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import zmq
 from . import convert, errors
 from .endpoints import Endpoint
 from .rpc import RPCS
+from .zmq_stream import StreamMux
 
 
 class ZmqTransport:
@@ -31,6 +33,7 @@ class ZmqTransport:
         self.dial_timeout_s = dial_timeout_s
         self.ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
+        self._streams: StreamMux | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -87,15 +90,28 @@ class ZmqTransport:
     def get_json(self, path: str, timeout_s: float) -> dict:
         raise errors.Unimplemented(f"{path} is HTTP only; use an http:// endpoint")
 
-    def stream(self, method: str, requests: list, timeout_s: float | None):
+    def stream(self, method: str, requests: list, timeout_s: float | None,
+               require_leader: bool = False):
         if method in _UNARY_HERE:
             return _Answers(self.call(method, r, timeout_s or 5.0) for r in requests)
+        if method == "Watch":
+            with self._lock:
+                if self._streams is None:
+                    self._streams = StreamMux(self.endpoint.hostport, self.ctx)
+                mux = self._streams
+            st = mux.open(self.dial_timeout_s, require_leader=require_leader)
+            for r in requests:
+                st.send_request(r)
+            return st
         raise errors.Unimplemented(f"{method} streams are not in the native protocol yet; "
                                    "use an http:// endpoint")
 
     def close(self) -> None:
         with self._lock:
             self._drop()
+            mux, self._streams = self._streams, None
+        if mux is not None:
+            mux.close()
 
 
 # Streams over HTTP that the native protocol serves as one call per request.

@@ -84,6 +84,14 @@ KNOBS: tuple[Knob, ...] = (
     Knob("watch-progress-notify-interval-ms", int, 600_000,
          "interval of progress_notify responses (etcd's "
          "--experimental-watch-progress-notify-interval, 10 min; at least 100 ms)"),
+    Knob("zmq-stream-window-bytes", int, 1 << 20,
+         "response bytes a ZeroMQ watch stream may have sent and not had acknowledged (its "
+         "credit; a client may ask for less)"),
+    Knob("zmq-stream-keepalive-ms", int, 10_000,
+         "a ZeroMQ watch stream that sends nothing (request, ack, ping) this long is closed "
+         "and its watchers dropped"),
+    Knob("zmq-max-streams-per-connection", int, 1024,
+         "open ZeroMQ watch streams per client connection"),
     Knob("raft-max-batch-entries", int, 4096, "proposals drained into one raft step"),
     Knob("raft-max-size-per-msg-bytes", int, 1 << 20, "bytes of entries per append message"),
     Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
@@ -228,7 +236,10 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--watch-progress-notify-interval-ms must be at least 100")
     if v["max_learners"] < 0 or v["peer_health_interval_ms"] < 0:
         raise ConfigError("--max-learners and --peer-health-interval-ms must not be negative")
-    for name in ("api_workers", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
+    if v["zmq_stream_window_bytes"] < 4096 or v["zmq_stream_keepalive_ms"] < 100:
+        raise ConfigError("--zmq-stream-window-bytes must be at least 4096 and "
+                          "--zmq-stream-keepalive-ms at least 100")
+    for name in ("api_workers", "zmq_max_streams_per_connection", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
                  "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs"):
         if v[name] <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")

@@ -13,6 +13,8 @@ chunked `{"result":...}\n` lines. As the gateway, the status line and headers le
 first response (grpc-gateway waits for the stream's gRPC headers); a malformed first object is
 a plain 500 error with code 2 (Unknown), a malformed later one silently ends the reading; the
 stream stays open after the body ends, until the client disconnects, which drops its watchers.
+With `Grpc-Metadata-Hasleader: true` a stream is refused without a leader (503, the stream
+error body), and ended with that body if the member later loses its leader (leader_monitor.py).
 
 Must never: let an exception reach the client as a traceback; every failure is an etcd error.
 """
@@ -31,6 +33,7 @@ from .gateway_json import GatewayPanic
 from .gojson import GoJSONError
 from .http_stream import request_stream
 from .json_stream import JsonStream
+from .leader_monitor import no_leader
 
 log = logging.getLogger("petcd.api")
 
@@ -268,9 +271,9 @@ class GatewayApp:
 
     async def _watch(self, scope, receive, send) -> None:
         headers = dict(scope.get("headers") or ())
-        if (headers.get(b"grpc-metadata-hasleader", b"").strip() == b"true"
-                and not self.has_leader()):
-            status, out = gateway_json.encode_stream_error(_no_leader())
+        require_leader = headers.get(b"grpc-metadata-hasleader", b"").strip() == b"true"
+        if require_leader and not self.has_leader():
+            status, out = gateway_json.encode_stream_error(no_leader())
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         if self.is_learner():
             status, out = gateway_json.encode_stream_error(learner.not_capable())
@@ -286,7 +289,7 @@ class GatewayApp:
             body = b"".join([gateway_json.encode_stream_result(r) for r in responses])
             await send({"type": "http.response.body", "body": body, "more_body": True})
 
-        stream = self.watch_stream(write)
+        stream = self.watch_stream(write, require_leader=require_leader)
         splitter = JsonStream(self.grpc_limit_bytes)
         state = {"first": True, "reading": True, "error": None, "disconnected": False}
 
@@ -336,6 +339,14 @@ class GatewayApp:
             await asyncio.gather(reader, writer, return_exceptions=True)
         if state["disconnected"]:
             return
+        if stream.error is not None:
+            # Ended by the server (the member lost its leader): the gateway's stream error
+            # body, mid-stream as the last chunk, or as the whole answer with its status.
+            status, out = gateway_json.encode_stream_error(stream.error)
+            if not started:
+                return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+            await send({"type": "http.response.body", "body": out, "more_body": False})
+            return
         if state["error"] is not None and not started:
             status, out = gateway_json.encode_error(state["error"])
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
@@ -344,10 +355,6 @@ class GatewayApp:
                 EtcdError(Code.UNAVAILABLE, "etcdserver: server stopped"))
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _no_leader() -> EtcdError:
-    return EtcdError(Code.UNAVAILABLE, "etcdserver: no leader")
 
 
 def _clean_path(path: str) -> str:

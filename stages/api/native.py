@@ -2,12 +2,14 @@
 
 A request frame is `{"id": int, "method": str, "request": {...}}`; the answer is
 `{"id": int, "response": {...}}` or `{"id": int, "error": {"code": int, "message": str}}`.
+Frames with a `stream` key instead of an `id` belong to a stream (native_stream.py).
 Inside, every message is a map keyed by the proto field names (snake case, as in common/kv.py:
 `range_end`, `create_revision`, `prev_kv`...), bytes are msgpack bin, integers are msgpack
 integers (no strings for int64), enums are their numbers (names are accepted on input), and
 fields at their default value are left out, as the gateway does. Unknown fields are ignored.
 
-Conversion plans are built once per dataclass from its type hints.
+Conversion plans are built once per dataclass from its type hints (encoders are generated
+from them, as gateway_json does).
 """
 from __future__ import annotations
 
@@ -37,19 +39,36 @@ def _plan(cls: type) -> list:
     return plan
 
 
+_ENCODERS: dict[type, object] = {}
+
+
 def to_map(msg: object) -> dict:
-    out = {}
-    for name, hint, repeated, default in _plan(type(msg)):
-        v = getattr(msg, name)
+    enc = _ENCODERS.get(type(msg))
+    if enc is None:
+        enc = _ENCODERS[type(msg)] = _compile_to_map(type(msg))
+    return enc(msg)
+
+
+def _compile_to_map(cls: type):
+    """Generate `enc(m) -> dict` for one message type: a straight line per field instead of a
+    loop over the plan (watch fan-out encodes every response once per watcher's stream)."""
+    env: dict[str, object] = {"to_map": to_map, "is_dc": dataclasses.is_dataclass}
+    lines = ["def enc(m):", "    d = {}"]
+    for i, (name, hint, repeated, default) in enumerate(_plan(cls)):
+        key = repr(name)
+        lines.append(f"    v = m.{name}")
         if repeated:
-            if v:
-                out[name] = [to_map(x) if dataclasses.is_dataclass(x) else x for x in v]
-        elif v is None or (not dataclasses.is_dataclass(v) and v == default):
-            continue
+            item = "to_map(x) if is_dc(x) else x"
+            lines.append(f"    if v: d[{key}] = [{item} for x in v]")
+        elif dataclasses.is_dataclass(hint):
+            lines.append(f"    if v is not None: d[{key}] = to_map(v)")
         else:
-            out[name] = to_map(v) if dataclasses.is_dataclass(v) else (
-                int(v) if isinstance(v, IntEnum) else v)
-    return out
+            env[f"D{i}"] = default
+            value = "int(v)" if isinstance(hint, type) and issubclass(hint, IntEnum) else "v"
+            lines.append(f"    if v is not None and v != D{i}: d[{key}] = {value}")
+    lines.append("    return d")
+    exec("\n".join(lines), env)  # noqa: S102 - generated from the type hints, no outside input
+    return env["enc"]
 
 
 def _convert(value, hint, where: str):
@@ -106,11 +125,15 @@ def from_map(cls: type, doc: dict, where: str = "") -> object:
     return cls(**kwargs)
 
 
-def decode_frame(frame: bytes) -> tuple[int, str, dict]:
+def unpack(frame: bytes) -> object:
     try:
-        doc = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+        return msgpack.unpackb(frame, raw=False, strict_map_key=False)
     except Exception as e:
         raise NativeError(f"malformed msgpack frame: {e}") from None
+
+
+def parse_call(doc: object) -> tuple[int, str, dict]:
+    """A unary call's (id, method, request map); stream frames are native_stream.py's."""
     if not isinstance(doc, dict):
         raise NativeError("a request must be a map with id, method and request")
     rid, method, req = doc.get("id"), doc.get("method"), doc.get("request", {})
@@ -125,14 +148,10 @@ def decode_frame(frame: bytes) -> tuple[int, str, dict]:
     return rid, method, req
 
 
-def request_id_of(frame: bytes) -> int:
-    """Best effort, for answering a frame that failed to decode."""
-    try:
-        doc = msgpack.unpackb(frame, raw=False, strict_map_key=False)
-        rid = doc.get("id") if isinstance(doc, dict) else None
-        return rid if isinstance(rid, int) and not isinstance(rid, bool) else 0
-    except Exception:
-        return 0
+def request_id_of(doc: object) -> int:
+    """Best effort, for answering a call that failed to decode."""
+    rid = doc.get("id") if isinstance(doc, dict) else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else 0
 
 
 def encode_response(rid: int, msg: object) -> bytes:

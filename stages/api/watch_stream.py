@@ -15,6 +15,10 @@ watchers that had no events since the previous tick; a compacted watcher gets a 
 revision, `canceled` and `compact_revision`, and keeps its id until canceled. Fragmenting
 watchers get responses above `fragment_bytes` split by protobuf size (sendFragments).
 
+A stream opened with has-leader metadata (`require_leader`) is ended with etcd's "no leader"
+error by `abort()` when its member has lost its leader for a while (leader_monitor.py); the
+front end writes `error` as the stream's last message.
+
 Must never: block the loop on a slow client (the hub bounds what it buffers here), send a
 watcher's events before its created response, or answer a cancel of an unknown id.
 """
@@ -26,6 +30,7 @@ from collections import deque
 from typing import Awaitable, Callable
 
 from petcd.common import failpoint
+from petcd.common.errors import EtcdError
 from petcd.common.kv import (
     Event, WatchCreateRequest, WatchRequest, WatchResponse,
 )
@@ -60,7 +65,7 @@ def fragments(wr: WatchResponse, limit_bytes: int) -> list[WatchResponse]:
 class WatchStream:
     def __init__(self, hub: WatchHub, header: Callable, send: Callable[[list], Awaitable],
                  *, fragment_bytes: int, progress_interval_s: float,
-                 max_backlog: int = 64) -> None:
+                 max_backlog: int = 64, require_leader: bool = False) -> None:
         """header(revision) -> ResponseHeader; send(responses) writes them to the client."""
         self.hub = hub
         self.header = header
@@ -68,6 +73,8 @@ class WatchStream:
         self.fragment_bytes = fragment_bytes
         self.progress_interval_s = progress_interval_s
         self.max_backlog = max_backlog
+        self.require_leader = require_leader
+        self.error: EtcdError | None = None  # why the server ended the stream, if it did
         self.watchers: dict[int, Watcher] = {}
         self._next_id = 0
         self._out: deque[tuple[Watcher | None, WatchResponse]] = deque()
@@ -199,6 +206,12 @@ class WatchStream:
                 w.progress_due = False
                 if w.pending_events == 0:
                     self.hub.drained(w)
+
+    def abort(self, error: EtcdError) -> None:
+        """End the stream with an error (its front end sends `error` last)."""
+        if not self.closed.is_set():
+            self.error = error
+            self.close()
 
     def close(self) -> None:
         """Drop every watcher of the stream (the client went away, or the server stops)."""

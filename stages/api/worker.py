@@ -41,7 +41,9 @@ from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
 from .watch_stream import WatchStream
 from .service import KVService, MemberState
+from .leader_monitor import LeaderMonitor
 from .zmq_api import ZmqFrontEnd
+from .zmq_watch import ZmqWatchStreams
 
 SERVER_VERSION = "3.4.23"
 
@@ -76,14 +78,16 @@ class Worker:
             send=self._push)
         self.watch_hub: WatchHub | None = None  # made on the loop, in run()
         self.watch_streams: set[WatchStream] = set()
+        self.zmq_streams: ZmqWatchStreams | None = None  # worker 1's, made in run()
         self._registry = self._metric_registry()
 
-    def new_watch_stream(self, send) -> WatchStream:
+    def new_watch_stream(self, send, require_leader: bool = False) -> WatchStream:
         """A watch stream for one client stream (HTTP request or ZeroMQ stream id)."""
         stream = WatchStream(
             self.watch_hub, self.member.header, send,
             fragment_bytes=self.cfg.max_request_bytes + 512 * 1024,  # etcd's gRPC limit
-            progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000)
+            progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000,
+            require_leader=require_leader)
         self.watch_streams.add(stream)
         stream.closed_callback = self.watch_streams.discard
         return stream
@@ -110,7 +114,15 @@ class Worker:
                  lambda: hub().events_read if hub() else 0),
                 # etcd's (Go's process collector); here the whole member, see member_memory
                 ("process_resident_memory_bytes", "resident memory of the member's processes",
-                 lambda: member_resident_bytes(supervisor_pid))):
+                 lambda: member_resident_bytes(supervisor_pid)),
+                ("petcd_zmq_watch_streams", "open watch streams on the ZeroMQ listener",
+                 lambda: len(self.zmq_streams) if self.zmq_streams is not None else 0),
+                ("petcd_zmq_watch_streams_expired_total",
+                 "ZeroMQ watch streams ended because their client sent nothing for the keepalive",
+                 lambda: self.zmq_streams.expired_total if self.zmq_streams is not None else 0),
+                ("petcd_zmq_watch_peers_gone_total",
+                 "ZeroMQ watch streams ended because their connection was gone",
+                 lambda: self.zmq_streams.peers_gone_total if self.zmq_streams is not None else 0)):
             prometheus_client.Gauge(name, doc, registry=registry).set_function(read)
         return registry
 
@@ -216,13 +228,14 @@ class Worker:
                                   schedule=loop.call_soon)
         for sock in subs:
             self._on_readable(sock)
+        has_leader = lambda: self.member.status.lead != 0  # noqa: E731
         app = GatewayApp(self.service, self.status, self.members, leases=self.leases,
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
                              "maintenance/hash": (cluster.HashRequest, self.hash),
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
                          watch_stream=self.new_watch_stream,
-                         has_leader=lambda: self.member.status.lead != 0,
+                         has_leader=has_leader,
                          metrics=self.metrics, member_service=self.cluster,
                          is_learner=self.is_learner,
                          failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
@@ -251,10 +264,22 @@ class Worker:
         serving = [asyncio.create_task(s.serve(sockets=[sock]))
                    for s, sock in zip(servers, listeners)]
         first = self.worker == 1  # the ZeroMQ listener, compactor and publish: one per member
+        cfg = self.cfg
+        if first:
+            self.zmq_streams = ZmqWatchStreams(
+                self.new_watch_stream, has_leader, window_bytes=cfg.zmq_stream_window_bytes,
+                keepalive_ms=cfg.zmq_stream_keepalive_ms,
+                max_streams_per_connection=cfg.zmq_max_streams_per_connection,
+                is_learner=self.is_learner)
         front = ZmqFrontEnd(self.service, self.status, self.members,
                             max_frame_bytes=2 * self.cfg.max_request_bytes + 1024 * 1024,
                             leases=self.leases, member_service=self.cluster,
-                            is_learner=self.is_learner)
+                            is_learner=self.is_learner, streams=self.zmq_streams,
+                            # ZMTP heartbeats drop dead connections well within a lease
+                            heartbeat_ms=max(100, cfg.zmq_stream_keepalive_ms // 4))
+        monitor = asyncio.create_task(LeaderMonitor(
+            has_leader, lambda: self.watch_streams,
+            election_timeout_s=cfg.election_timeout / 1000).run())
         if first:
             front.bind(self.ctx.zmq, self.cfg.listen_client_zmq_urls)
         front.start()
@@ -293,6 +318,7 @@ class Worker:
         for sock in subs:
             loop.remove_reader(sock.getsockopt(zmq.FD))
         compactor_task.cancel()
+        monitor.cancel()
         front.close()
 
 

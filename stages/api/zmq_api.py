@@ -2,9 +2,14 @@
 
 Theory of operation: one ROUTER socket per listen URL; each request frame (format in
 native.py) becomes an asyncio task calling the same service as HTTP, so many calls are in flight
-on one connection and answers go back as they complete, tagged with the caller's id. Bad frames
-get an INVALID_ARGUMENT error answer; the listener never stops for a client's mistake. (Named
+on one connection and answers go back as they complete, tagged with the caller's id. Frames of
+watch streams (native_stream.py) go to the stream table (zmq_watch.py). Bad frames get an
+INVALID_ARGUMENT error answer; the listener never stops for a client's mistake. (Named
 zmq_api.py so that it does not shadow the pyzmq package.)
+
+The ROUTER is ROUTER_MANDATORY: it reports a full peer pipe (EAGAIN) and an unknown peer
+(EHOSTUNREACH) instead of dropping the frame silently, which the watch streams need. A unary
+answer that cannot be queued is still dropped (the client stopped reading, and times out).
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import zmq
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
-from . import learner, native
+from . import learner, native, native_stream
 
 log = logging.getLogger("petcd.api")
 
@@ -34,7 +39,10 @@ METHODS = {
 
 class ZmqFrontEnd:
     def __init__(self, service, status, members, max_frame_bytes: int, leases=None,
-                 member_service=None, is_learner=lambda: False) -> None:
+                 member_service=None, is_learner=lambda: False, streams=None,
+                 heartbeat_ms: int = 0) -> None:
+        """streams: a zmq_watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
+        heartbeat interval (dead connections are dropped after 3 intervals; 0: off)."""
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
@@ -54,8 +62,13 @@ class ZmqFrontEnd:
                 "MemberUpdate": member_service.update, "MemberPromote": member_service.promote})
         self.is_learner = is_learner
         self.max_frame_bytes = max_frame_bytes
+        self.streams = streams
+        if streams is not None:
+            streams.after_send = self._recheck
+        self.heartbeat_ms = heartbeat_ms
         self.sockets: list[zmq.Socket] = []
         self._tasks: set[asyncio.Task] = set()
+        self._rechecks: set[zmq.Socket] = set()
 
     def bind(self, ctx: zmq.Context, urls) -> None:
         for url in urls:
@@ -63,6 +76,10 @@ class ZmqFrontEnd:
             sock.setsockopt(zmq.LINGER, 0)
             # Refuse frames far over the request limit before they are even buffered whole.
             sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
+            sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            if self.heartbeat_ms:
+                sock.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
+                sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self.heartbeat_ms)
             sock.bind(url)
             self.sockets.append(sock)
 
@@ -70,6 +87,8 @@ class ZmqFrontEnd:
         """Serve on the running loop: a reader callback drains each socket in batches (no
         per-message futures), and each request runs as its own task."""
         loop = asyncio.get_running_loop()
+        if self.streams is not None and self.sockets:
+            self.streams.start()
         for sock in self.sockets:
             loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
             self._on_readable(sock)
@@ -82,37 +101,62 @@ class ZmqFrontEnd:
                 break
             if len(frames) < 2:
                 continue
-            task = asyncio.ensure_future(self._handle(sock, frames[0], frames[-1]))
+            ident, frame = frames[0], frames[-1]
+            try:
+                doc = native.unpack(frame)
+            except EtcdError as e:
+                doc = e
+            if self.streams is not None and native_stream.is_stream_frame(doc):
+                # Stream frames are handled in order, at once: a stream's requests must
+                # reach it in the order they were sent.
+                self.streams.on_frame(sock, ident, doc, len(frame))
+                continue
+            task = asyncio.ensure_future(self._handle(sock, ident, doc))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, sock, ident: bytes, frame: bytes) -> None:
+    def _recheck(self, sock: zmq.Socket) -> None:
+        """Look at the socket again soon (after a send; see _handle), once per loop turn."""
+        if sock not in self._rechecks:
+            self._rechecks.add(sock)
+            asyncio.get_running_loop().call_soon(self._recheck_now, sock)
+
+    def _recheck_now(self, sock: zmq.Socket) -> None:
+        self._rechecks.discard(sock)
+        if not sock.closed:
+            self._on_readable(sock)
+
+    async def _handle(self, sock, ident: bytes, doc) -> None:
         rid = 0
         try:
-            rid, method, doc = native.decode_frame(frame)
+            if isinstance(doc, EtcdError):
+                raise doc
+            rid, method, body = native.parse_call(doc)
             handler = self.handlers.get(method)
             if handler is None:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
             cls = METHODS.get(method)
-            req = native.from_map(cls, doc) if cls is not None else None
+            req = native.from_map(cls, body) if cls is not None else None
             if self.is_learner() and learner.refuses(req):
                 raise learner.not_capable()
             resp = await handler(req)
             out = native.encode_response(rid, resp)
         except EtcdError as e:
-            out = native.encode_error(rid or native.request_id_of(frame), e)
+            out = native.encode_error(rid or native.request_id_of(doc), e)
         except Exception as e:  # never let one request take the listener down
             log.exception("internal error on a zmq request")
             out = native.encode_error(rid, EtcdError(Code.UNKNOWN, str(e)))
         try:
             sock.send_multipart((ident, out), zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # the client stopped reading; its answers are dropped, never block the loop
+        except zmq.ZMQError:
+            pass  # the client stopped reading (EAGAIN) or left (EHOSTUNREACH): dropped
         # ZeroMQ's FD is edge-triggered, and a send may consume the edge of frames that
         # arrived meanwhile: look again, or they would wait for the next edge.
         self._on_readable(sock)
 
     def close(self) -> None:
+        if self.streams is not None:
+            self.streams.close()
         loop = asyncio.get_event_loop()
         for s in self.sockets:
             loop.remove_reader(s.getsockopt(zmq.FD))

@@ -1,5 +1,6 @@
-"""The client's lease, watch, lock and election code against petcd, and against a real etcd
-3.4 where one is installed (the same code must work on both)."""
+"""The client's lease, watch, lock and election code against petcd (over HTTP and over the
+native ZeroMQ protocol), and against a real etcd 3.4 where one is installed (the same code
+must work on all)."""
 import shutil
 import threading
 
@@ -13,12 +14,12 @@ from tests.conformance.record import Etcd
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(params=["petcd", "etcd"])
+@pytest.fixture(params=["petcd", "petcd-native", "etcd"])
 def etcd_client(request, tmp_path):
-    if request.param == "petcd":
+    if request.param.startswith("petcd"):
         m = ThrowawayMember(tmp_path).start()
         try:
-            with Client(m.http_endpoint) as c:
+            with Client(m.http_endpoint if request.param == "petcd" else m.zmq_endpoint) as c:
                 yield c
         finally:
             m.stop()
