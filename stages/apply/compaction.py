@@ -46,8 +46,9 @@ def check(revision: int, current_rev: int, compact_rev: int) -> None:
 
 
 def start_cursor(previous_compact_rev: int) -> bytes:
-    """Where the scan for a compaction starts when none is in progress."""
-    return REV.pack(previous_compact_rev + 1, 0)
+    """Where the scan for a compaction starts when none is in progress: at the previous
+    compact revision itself, whose tombstones were kept for watchers (see _compact_key)."""
+    return REV.pack(max(previous_compact_rev, 1), 0)
 
 
 def compact_step(txn, dbs: Dbs, revision: int, cursor: bytes, batch_limit: int
@@ -75,15 +76,19 @@ def compact_step(txn, dbs: Dbs, revision: int, cursor: bytes, batch_limit: int
     idx_cur = txn.cursor(db=dbs.key)
     probe = IDX.pack(revision + 1, 0, 0)
     for key in keys:
-        removed += _compact_key(txn, dbs, idx_cur, key, probe)
+        removed += _compact_key(txn, dbs, idx_cur, key, probe, revision)
     return next_cursor, removed
 
 
-def _compact_key(txn, dbs: Dbs, cur, key: bytes, probe: bytes) -> int:
+def _compact_key(txn, dbs: Dbs, cur, key: bytes, probe: bytes, revision: int) -> int:
     newest = idx_at(cur, key, probe)
     if newest is None:
         return 0
-    keep_newest = newest[16] == FLAG_PUT
+    # A tombstone exactly at the compact revision stays (until a later compaction): a watch
+    # may start at the compact revision and must see that delete. etcd 3.4.23 drops it and
+    # loses the event (etcd #18089, fixed upstream by keeping it, #18274); our robustness run
+    # 34011 caught the same loss.
+    keep_newest = newest[16] == FLAG_PUT or idx_main(newest) == revision
     rev_db = dbs.rev
     removed = 0
     if not cur.set_key(key):

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from petcd.common.errors import ErrCompacted, ErrFutureRev, EtcdError
-from petcd.common.kv import CompactionRequest, KeyValue, RangeRequest
+from petcd.common.kv import CompactionRequest, EventType, KeyValue, RangeRequest
 from tests.unit.mvcc_util import Applier, apply, open_store, rng, store  # noqa: F401
 
 
@@ -55,8 +55,9 @@ def test_compaction_keeps_newest_at_or_below_and_drops_ended_generations(store, 
     apply("compact", CompactionRequest(7))
     assert store.run_compaction() >= 1 and not store.compaction_pending
     assert store.finished_compact_revision() == 7
-    # Left: a@3 (newest <= 7 of a live key), c@8, a@9; gone: a@2, b (ended), c@6/@7.
-    assert rows(store) == 3
+    # Left: a@3 (newest <= 7 of a live key), c's tombstone @7 (at the compact revision),
+    # c@8, a@9; gone: a@2, b (ended), c@6.
+    assert rows(store) == 4
     assert index_keys(store) == [b"a", b"c"]
     for r, resp in before.items():
         assert rng(store, b"\0", b"\0", revision=r) == resp
@@ -65,13 +66,22 @@ def test_compaction_keeps_newest_at_or_below_and_drops_ended_generations(store, 
         rng(store, b"a", revision=6)
 
 
-def test_tombstone_at_the_compact_revision_goes(store, apply):
+def test_tombstone_at_the_compact_revision_stays_until_a_later_compaction(store, apply):
+    """A watch from the compact revision must see a delete made at it (etcd #18089/#18274;
+    etcd 3.4.23 itself drops it)."""
     apply.put(b"a", b"1")        # 2
     apply.delete(b"a")           # 3
+    apply.put(b"b", b"1")        # 4
     apply("compact", CompactionRequest(3))
     store.run_compaction()
-    assert rows(store) == 0 and index_keys(store) == []
+    assert rows(store) == 2 and index_keys(store) == [b"a", b"b"]
     assert rng(store, b"a", revision=3).kvs == ()
+    with store.view() as v:
+        assert [(e.type, e.kv.key, e.kv.mod_revision) for e in v.events(3, 3)] == \
+            [(EventType.DELETE, b"a", 3)]
+    apply("compact", CompactionRequest(4))
+    store.run_compaction()
+    assert rows(store) == 1 and index_keys(store) == [b"b"]
 
 
 def test_bounded_steps_interleave_with_writes_and_a_second_compaction(store, apply):
