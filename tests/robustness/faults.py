@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from petcd.common.failpoint import CATALOG
+from tests.integration.proxy import LinkProxy
 from .cluster import Cluster
 
 STAGES = ("api", "raft", "wal", "transport", "apply")
@@ -103,41 +104,35 @@ def pause_member(c: Cluster, rng: random.Random) -> str:
     return f"SIGSTOP of {who} for {pause_s:.1f} s, then SIGCONT"
 
 
-def partition(c: Cluster, rng: random.Random) -> str:
-    m, who = _target(c, rng)
-    cut_s = rng.uniform(1.0, 2.5)
-    links = c.links_of(m.name)
+def _hold(links, act, rng: random.Random) -> float:
+    """act(link) on every link, wait 1 to 2.5 s, heal them; the time held."""
+    held_s = rng.uniform(1.0, 2.5)
     for p in links:
-        p.cut()
-    time.sleep(cut_s)
+        act(p)
+    time.sleep(held_s)
     for p in links:
         p.heal()
-    return f"{who} cut off from its peers for {cut_s:.1f} s"
+    return held_s
+
+
+def partition(c: Cluster, rng: random.Random) -> str:
+    m, who = _target(c, rng)
+    held_s = _hold(c.links_of(m.name), LinkProxy.cut, rng)
+    return f"{who} cut off from its peers for {held_s:.1f} s"
 
 
 def one_way_cut(c: Cluster, rng: random.Random) -> str:
     m, who = _target(c, rng)
     inbound = rng.random() < 0.5
     links = c.links_of(m.name, inbound=inbound, outbound=not inbound)
-    cut_s = rng.uniform(1.0, 2.5)
-    for p in links:
-        p.cut()
-    time.sleep(cut_s)
-    for p in links:
-        p.heal()
-    return f"links {'to' if inbound else 'from'} {who} cut for {cut_s:.1f} s"
+    held_s = _hold(links, LinkProxy.cut, rng)
+    return f"links {'to' if inbound else 'from'} {who} cut for {held_s:.1f} s"
 
 
 def stall_links(c: Cluster, rng: random.Random) -> str:
     m, who = _target(c, rng)
-    links = c.links_of(m.name)
-    stall_s = rng.uniform(1.0, 2.5)
-    for p in links:
-        p.pause()
-    time.sleep(stall_s)
-    for p in links:
-        p.heal()
-    return f"links of {who} stalled for {stall_s:.1f} s, then released in a burst"
+    held_s = _hold(c.links_of(m.name), LinkProxy.pause, rng)
+    return f"links of {who} stalled for {held_s:.1f} s, then released in a burst"
 
 
 def delay_links(c: Cluster, rng: random.Random) -> str:
