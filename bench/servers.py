@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from petcd.testing.member import free_port, stage_pids
 
@@ -185,15 +186,21 @@ class Member:
 
 
 def start_cluster(kind: str, size: int, workdir: str, etcd_binary: str = "/usr/bin/etcd",
-                  extra_args: tuple[str, ...] = ()) -> list[Member]:
-    """Start `size` members as one new cluster and wait until each serves. On failure every
-    member started so far is stopped before the error goes up."""
+                  extra_args: tuple[str, ...] = (),
+                  prepare: Callable[[Member, list[Member]], None] | None = None
+                  ) -> list[Member]:
+    """Start `size` members as one new cluster and wait until each serves. `prepare(member,
+    members)` may adjust each member just before it launches (the robustness harness puts
+    its peer links behind proxies there). On failure every member started so far is stopped
+    before the error goes up."""
     names = ["bench"] if size == 1 else [f"m{i}" for i in range(1, size + 1)]
     members = [Member(kind, n, workdir, etcd_binary, extra_args) for n in names]
     initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
     try:
         for m in members:
             m.initial_cluster = initial
+            if prepare is not None:
+                prepare(m, members)
             m.launch()
         for m in members:
             m.wait_ready()

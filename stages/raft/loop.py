@@ -207,8 +207,10 @@ def main(ctx: StageContext) -> None:
         for req in out.appends:
             appendc.send(req)
         if out.peer_messages:
-            failpoint.hit("raft.before_leader_send" if node.rawnode.raft.state == StateType.LEADER
-                          else "raft.before_follower_send")
+            if failpoint.any_armed():
+                failpoint.hit("raft.before_leader_send"
+                              if node.rawnode.raft.state == StateType.LEADER
+                              else "raft.before_follower_send")
             sendc.send(PeerMessages(tuple(out.peer_messages)))
         for batch in out.applies:
             if isinstance(batch, ApplyBatch) and _apply_conf_changes(node, batch.entries):

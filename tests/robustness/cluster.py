@@ -10,7 +10,6 @@ processes, and read each member's HashKV for the end-state check.
 """
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -19,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from petcd.bench.servers import Member, start_cluster, stop_all
+from petcd.bench.servers import Member, find_leader, start_cluster, stop_all
 from tests.integration.proxy import LinkProxy
 
 RESTART_TIMEOUT_S = 60.0
@@ -62,34 +61,21 @@ class Cluster:
 
     # -- life -----------------------------------------------------------------------------------
     def start(self) -> Cluster:
-        if self.kind == "petcd" and self.size > 1:
-            self.members = self._with_proxies()
-        else:
-            self.members = start_cluster(self.kind, self.size, str(self.workdir),
-                                         extra_args=self.args)
+        proxied = self.kind == "petcd" and self.size > 1
+        self.members = start_cluster(self.kind, self.size, str(self.workdir),
+                                     extra_args=self.args,
+                                     prepare=self._dial_through_proxies if proxied else None)
         return self
 
-    def _with_proxies(self) -> list[Member]:
-        names = [f"m{i}" for i in range(1, self.size + 1)]
-        members = [Member(self.kind, n, str(self.workdir), extra_args=self.args) for n in names]
-        initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
-        try:
-            for m in members:
-                dials = []
-                for other in members:
-                    if other is not m:
-                        p = LinkProxy(other.peer_port)
-                        self.proxies[(m.name, other.name)] = p
-                        dials.append(f"{other.name}=tcp://127.0.0.1:{p.port}")
-                m.initial_cluster = initial
-                m.extra_args = (*m.extra_args, "--peer-dial-overrides", ",".join(dials))
-                m.launch()
-            for m in members:
-                m.wait_ready()
-        except BaseException:
-            stop_all(members)
-            raise
-        return members
+    def _dial_through_proxies(self, m: Member, members: list[Member]) -> None:
+        """m dials each other member through a proxy of its own for that link."""
+        dials = []
+        for other in members:
+            if other is not m:
+                p = LinkProxy(other.peer_port)
+                self.proxies[(m.name, other.name)] = p
+                dials.append(f"{other.name}=tcp://127.0.0.1:{p.port}")
+        m.extra_args = (*m.extra_args, "--peer-dial-overrides", ",".join(dials))
 
     def stop(self) -> None:
         stop_all(self.members)
@@ -121,18 +107,7 @@ class Cluster:
             conn.close()
 
     def leader(self, timeout_s: float = 30.0) -> Member:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for m in self.members:
-                try:
-                    status, st = self.post(m, "/v3/maintenance/status", {})
-                except (OSError, ValueError):
-                    continue
-                if status == 200 and st.get("leader") and \
-                        st["leader"] == st["header"]["member_id"]:
-                    return m
-            time.sleep(0.05)
-        raise RuntimeError("no leader")
+        return find_leader(self.members, timeout_s)
 
     def hash_kv(self, m: Member, revision: int) -> tuple[int, int] | str:
         """(hash, compact_revision) at `revision`, or the error text."""
@@ -145,15 +120,6 @@ class Cluster:
         if status != 200:
             return doc.get("error") or str(doc)
         return int(doc.get("hash", 0)), int(doc.get("compact_revision", 0))
-
-    def put(self, m: Member, key: str, value: str) -> int:
-        """A put that must succeed: its revision."""
-        status, doc = self.post(m, "/v3/kv/put", {"key": base64.b64encode(key.encode()).decode(),
-                                                  "value": base64.b64encode(value.encode())
-                                                  .decode()})
-        if status != 200:
-            raise RuntimeError(f"put on {m.name}: {status} {doc}")
-        return int(doc["header"]["revision"])
 
     # -- faults ---------------------------------------------------------------------------------
     def kill(self, m: Member) -> None:
