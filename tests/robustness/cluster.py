@@ -137,7 +137,7 @@ class Cluster:
     def wait_exit(self, m: Member, timeout_s: float) -> bool:
         try:
             m.proc.wait(timeout_s)
-        except Exception:
+        except subprocess.TimeoutExpired:
             return False
         m.kill9()  # reaps the stages it stopped (and any left behind)
         return True

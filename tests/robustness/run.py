@@ -24,7 +24,8 @@ from . import faults as fault_mod
 from .cluster import Cluster
 from .traffic import Traffic, RawOp, b64
 from .history import save as save_history
-from .verify import history_of, verify
+from .history_of import history_of
+from .verify import verify
 from .watchers import start_watchers
 
 MIN_QPS = 20          # below this before the fault, the run proves little: it is an error

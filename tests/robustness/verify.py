@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from .history import History
-from .history_of import history_of
 from .validate import validate
 
 CHECK_TIMEOUT_S = 120.0
@@ -16,5 +15,3 @@ def verify(history: History, timeout_s: float = CHECK_TIMEOUT_S) -> list[str]:
         return [f"linearizability check gave up after {timeout_s:.0f} s (inconclusive)"]
     return [report.explain()]
 
-
-__all__ = ["verify", "history_of"]
