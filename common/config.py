@@ -101,6 +101,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("peer-health-interval-ms", int, 5_000,
          "a peer counts as connected once its link has been up this long (etcd's fixed 5 s); "
          "membership changes wait until the leader is connected to every voter"),
+    Knob("peer-keepalive-timeout-ms", int, 5_000,
+         "a peer link whose handshake does not finish, or that carries nothing (heartbeats "
+         "included), this long is dropped and redialled (etcd's 5 s peer connection timeouts)"),
     Knob("peer-dial-overrides", str, "",
          "name=url,...: dial these peers at another address (a proxy, NAT) than they advertise"),
     Knob("snapshot-catch-up-entries", int, 5_000,
@@ -236,6 +239,8 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--watch-progress-notify-interval-ms must be at least 100")
     if v["max_learners"] < 0 or v["peer_health_interval_ms"] < 0:
         raise ConfigError("--max-learners and --peer-health-interval-ms must not be negative")
+    if v["peer_keepalive_timeout_ms"] < 500:
+        raise ConfigError("--peer-keepalive-timeout-ms must be at least 500")
     if v["zmq_stream_window_bytes"] < 4096 or v["zmq_stream_keepalive_ms"] < 100:
         raise ConfigError("--zmq-stream-window-bytes must be at least 4096 and "
                           "--zmq-stream-keepalive-ms at least 100")

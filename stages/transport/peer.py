@@ -6,7 +6,10 @@ peer URL, and ZeroMQ reconnects it with back-off whenever the link drops. Each t
 raft queued on sendc is grouped by destination and sent as one frame per peer; everything
 received is handed to raft as one batch. Queues are bounded by the high-water mark: a frame
 that does not fit (the peer is down or far behind) is dropped and the peer reported
-unreachable, so raft probes it instead of streaming into the void.
+unreachable, so raft probes it instead of streaming into the void. Every link, both ends, runs
+ZeroMQ's heartbeats and a handshake timeout (--peer-keepalive-timeout-ms): a connection whose
+far end went silent (a crashed host, a dropped route, a half-closed socket) is dropped and
+redialled within that time, instead of ZeroMQ's 30 s handshake wait or TCP's minutes.
 
 Snapshots: a MsgSnap is not sent as a message. snapshot.py streams the leader's LMDB store
 after it on a second connection per peer, and the receiving transport hands the MsgSnap to raft
@@ -74,8 +77,10 @@ class Transport:
 
     def __init__(self, ctx: zmq.Context, loop: Loop, self_id: int, listen_urls,
                  on_activity: Callable[[PeerActivity], None] = lambda a: None,
-                 on_removed: Callable[[], None] = lambda: None) -> None:
+                 on_removed: Callable[[], None] = lambda: None,
+                 keepalive_timeout_ms: int = 5_000) -> None:
         self.ctx = ctx
+        self.keepalive_timeout_ms = keepalive_timeout_ms
         self.loop = loop
         self.self_id = self_id
         self.on_activity = on_activity
@@ -86,6 +91,7 @@ class Transport:
         # A peer that redials (it hung up on us after a membership change, or restarted) takes
         # its identity over at once instead of being refused until the old link times out.
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self._keepalive(self.router)
         for url in listen_urls:
             self.router.bind(tcp_address(url, bind=True))
         self.dealers: dict[int, zmq.Socket] = {}
@@ -114,6 +120,7 @@ class Transport:
         d.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
         # Queue only for peers that are connected: frames for a dead peer fail at once.
         d.setsockopt(zmq.IMMEDIATE, 1)
+        self._keepalive(d)
         # pyzmq names the monitor after the socket's fd, which a redialled peer may reuse.
         self._monitor_seq += 1
         monitor = d.get_monitor_socket(
@@ -124,6 +131,13 @@ class Transport:
         self._monitors[node_id] = monitor
         self.loop.on_readable(d, lambda: self._on_dealer(d))
         self.loop.on_readable(monitor, lambda: self._on_monitor(node_id, monitor))
+
+    def _keepalive(self, sock: zmq.Socket) -> None:
+        timeout_ms = self.keepalive_timeout_ms
+        sock.setsockopt(zmq.HANDSHAKE_IVL, timeout_ms)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, max(100, timeout_ms // 5))
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
+        sock.setsockopt(zmq.HEARTBEAT_TTL, timeout_ms)
 
     def _hang_up(self, node_id: int) -> None:
         d = self.dealers.pop(node_id)
@@ -273,7 +287,8 @@ def main(ctx: StageContext) -> None:
             ctx.report(MemberRemoved("transport"))
 
     transport = Transport(ctx.zmq, loop, ident.member_id, cfg.listen_peer_urls,
-                          on_activity=recvc.send, on_removed=on_removed)
+                          on_activity=recvc.send, on_removed=on_removed,
+                          keepalive_timeout_ms=cfg.peer_keepalive_timeout_ms)
     snap_sender = SnapshotSender(
         ctx.zmq, loop, cfg.data_dir, ident.member_id, {}, recvc.send,
         cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0)

@@ -48,6 +48,10 @@ class LinkProxy:
             except OSError:
                 client.close()
                 continue
+            # The timeout was for the connect only: a link whose far side stays silent (a
+            # ROUTER never answers a peer's DEALER; a paused member reads nothing) is not
+            # broken, and a proxy that hung up on it would fault every run by itself.
+            upstream.settimeout(None)
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
@@ -68,10 +72,11 @@ class LinkProxy:
         except OSError:
             pass
         for s in (a, b):
-            try:
-                s.close()
+            try:  # shutdown first: close() alone leaves the other thread's recv() holding
+                s.shutdown(socket.SHUT_RDWR)  # the socket open, and its peer never hears
             except OSError:
                 pass
+            s.close()
 
     def cut(self) -> None:
         self._cut.set()
