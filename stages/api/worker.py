@@ -36,6 +36,7 @@ from .http import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
 from .member_service import MemberService
 from petcd.common.config import parse_retention
+from .coalesce import CoalescingHttpToolsProtocol
 from .compactor import Compactor
 from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
@@ -252,9 +253,10 @@ class Worker:
             sock.listen(2048)
             sock.setblocking(False)
             listeners.append(sock)
-            config = uvicorn.Config(app, loop="none", http="httptools", lifespan="off",
-                                    access_log=False, log_level="warning",
-                                    server_header=False, date_header=False)
+            config = uvicorn.Config(app, loop="none", http=CoalescingHttpToolsProtocol,
+                                    lifespan="off", access_log=False, log_level="warning",
+                                    server_header=False, date_header=False,
+                                    proxy_headers=False)
             servers.append(uvicorn.Server(config))
         for s in servers:
             s.install_signal_handlers = lambda: None  # the worker handles signals itself
