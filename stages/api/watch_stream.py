@@ -161,15 +161,17 @@ class WatchStream:
         self._progress_timer = None
         if self.closed.is_set():
             return
-        rev = None
-        for w in self.watchers.values():
-            if not w.progress_notify:
-                continue
-            if w.progress_due and w.in_hub and w.synced:
-                if rev is None:
-                    rev = self.hub.refresh()
+        due = [w for w in self.watchers.values() if w.progress_notify and w.progress_due]
+        # Catch up first, then look at each watcher: the catch-up can unsync one (its buffer
+        # overflowed, or compaction overtook it), and a notify at the new revision would then
+        # claim events it has not been sent (robustness seed 35002).
+        rev = self.hub.refresh() if due else 0
+        for w in due:
+            if w.in_hub and w.synced:
                 self._push(None, WatchResponse(header=self.header(rev), watch_id=w.id))
-            w.progress_due = True
+        for w in self.watchers.values():
+            if w.progress_notify:
+                w.progress_due = True
         if any(w.progress_notify for w in self.watchers.values()):
             self._arm_progress()
 

@@ -399,3 +399,45 @@ def test_compaction_applied_in_one_jump_keeps_a_future_watch():
     hub.on_applied(h.rev)
     loop.run()
     assert sink.compacts == [] and revs(sink.got) == [6, 7, 8]
+
+
+def test_no_progress_notify_for_a_watcher_the_catch_up_unsynced():
+    # Robustness seed 35002: a member whose apply stalled caught up in one go at a progress
+    # tick; the watcher's buffer overflowed and it was unsynced, yet it was sent a progress
+    # notify at the new revision, ahead of the events it had still to read.
+    async def sc(st, h, hub, out):
+        st.request(create(key=b"a", range_end=b"b", progress_notify=True))
+        await settle()
+        h.txn(("put", b"a1", b"x"))
+        hub.on_applied(h.rev)  # one event buffered, not yet written
+        h.txn(*(("put", b"a%03d" % i, b"y") for i in range(100)))
+        st._progress_tick()  # catches up: 1 + 100 events pass buffer_events (100)
+        await settle()
+    out = run_stream(sc)
+    seen = 0
+    for r in out:
+        if r.events:
+            assert r.events[0].kv.mod_revision > seen, "an event at or below a progress notify"
+            seen = r.events[-1].kv.mod_revision
+        elif r.watch_id == 0 and not r.created:
+            seen = max(seen, r.header.revision)
+    assert seen == 3 and sum(len(r.events) for r in out) == 101
+
+
+def test_no_progress_notify_ahead_of_a_catch_up_past_a_compaction():
+    # The path seed 35002 took: a future watch (from 5), the member's apply stalled, then a
+    # batch holding a compaction (at 3) and revisions up to 8. The catch-up read from 2 fails
+    # as compacted, so the watcher is unsynced and reads from 5 on the next pass; the progress
+    # notify at 8 must not go out before those events.
+    async def sc(st, h, hub, out):
+        st.request(create(key=b"a", range_end=b"b", start_revision=5, progress_notify=True))
+        await settle()
+        for i in range(7):
+            h.txn(("put", b"a%d" % i, b"x"))
+        h.compact = 3
+        st._progress_tick()
+        await settle()
+    out = run_stream(sc)
+    kinds = [("events", [e.kv.mod_revision for e in r.events]) if r.events else
+             ("notify", r.header.revision) for r in out if not r.created]
+    assert kinds[0] == ("events", [5, 6, 7, 8]), kinds
