@@ -129,6 +129,13 @@ class Cluster:
         m.launch()
         m.wait_ready(RESTART_TIMEOUT_S)
 
+    def restart_all(self) -> None:
+        """Launch every member, then wait for each: none is ready before a quorum is up."""
+        for m in self.members:
+            m.launch()
+        for m in self.members:
+            m.wait_ready(RESTART_TIMEOUT_S)
+
     def kill_stage(self, m: Member, stage: str) -> None:
         """SIGKILL one stage process; the supervisor then stops the whole member."""
         os.kill(m.stage_pids()[stage], signal.SIGKILL)

@@ -43,6 +43,17 @@ def test_slow_matrix(size, workload, i, tmp_path):
                     size=size, workload=workload), tmp_path)
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("workload", ["etcd", "leases", "kubernetes"])
+@pytest.mark.parametrize("i", range(int(os.environ.get("PETCD_ROBUSTNESS_KILL_ALL_RUNS", "10"))))
+def test_all_members_killed_at_once(workload, i, tmp_path):
+    """F11: kill -9 of every member together, then the same checks (every acknowledged write
+    is still there, the members agree)."""
+    check(RunConfig(seed=90_000 + 1000 * ["etcd", "leases", "kubernetes"].index(workload) + i,
+                    size=3, workload=workload, fault="kill_all"), tmp_path)
+
+
 # Each bug a run found, replayed by its seed (timing decides whether it strikes again, so
 # they run many times, as etcd runs its reproductions).
 REGRESSIONS = {
