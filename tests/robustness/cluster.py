@@ -106,6 +106,23 @@ class Cluster:
         finally:
             conn.close()
 
+    def admin(self, m: Member, path: str, body: dict, timeout_s: float = 20.0) -> dict:
+        """A cluster API call that must succeed (membership changes of a fault). Refusals an
+        operator would retry are retried: "unhealthy cluster" until the leader has been
+        connected to every voter for 5 s (etcd's strict reconfiguration check)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status, doc = self.post(m, path, body, timeout_s=10.0)
+            if status == 200:
+                return doc
+            if "unhealthy cluster" not in str(doc) or time.monotonic() > deadline:
+                raise RuntimeError(f"{path} on {m.name}: HTTP {status} {doc}")
+            time.sleep(0.2)
+
+    def member_id(self, via: Member, name: str) -> int:
+        members = self.admin(via, "/v3/cluster/member/list", {})["members"]
+        return int(next(x["ID"] for x in members if x.get("name") == name))
+
     def leader(self, timeout_s: float = 30.0) -> Member:
         return find_leader(self.members, timeout_s)
 

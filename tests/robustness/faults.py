@@ -8,6 +8,7 @@ with 3 members); etcd runs draw from the process faults alone.
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -71,6 +72,23 @@ def kill_all(c: Cluster, rng: random.Random) -> str:
     time.sleep(rng.uniform(0, 0.5))
     c.restart_all()
     return f"kill -9 of all {len(c.members)} members at once, restarted"
+
+
+def replace_member(c: Cluster, rng: random.Random) -> str:
+    """F9: remove a follower under load, wipe its data, add it back as a new member and start
+    it with --initial-cluster-state existing; it must catch up and agree with the others."""
+    leader = c.leader()
+    m = rng.choice([x for x in c.members if x is not leader])
+    old_id = c.member_id(leader, m.name)
+    c.admin(leader, "/v3/cluster/member/remove", {"ID": str(old_id)})
+    if not c.wait_exit(m, 30.0):  # a removed member stops by itself
+        c.kill(m)
+    shutil.rmtree(m.data_dir)
+    added = c.admin(leader, "/v3/cluster/member/add", {"peerURLs": [m.peer_url]})
+    m.extra_args = (*m.extra_args, "--initial-cluster-state", "existing")
+    c.restart(m)
+    return (f"follower {m.name} removed, wiped and added back as member "
+            f"{int(added['member']['ID']):x}")
 
 
 def failpoint_panic(c: Cluster, rng: random.Random) -> str:
@@ -169,6 +187,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("stall_links", ("petcd",), 3, stall_links),
     Fault("delay_links", ("petcd",), 3, delay_links),
     Fault("kill_all", ("petcd", "etcd"), 1, kill_all, drawn=False),
+    Fault("replace_member", ("petcd", "etcd"), 3, replace_member, drawn=False),
 )
 
 
