@@ -161,7 +161,8 @@ class WatchStream:
         self._progress_timer = None
         if self.closed.is_set():
             return
-        due = [w for w in self.watchers.values() if w.progress_notify and w.progress_due]
+        notified = [w for w in self.watchers.values() if w.progress_notify]
+        due = [w for w in notified if w.progress_due]
         # Catch up first, then look at each watcher: the catch-up can unsync one (its buffer
         # overflowed, or compaction overtook it), and a notify at the new revision would then
         # claim events it has not been sent (robustness seed 35002).
@@ -169,10 +170,9 @@ class WatchStream:
         for w in due:
             if w.in_hub and w.synced:
                 self._push(None, WatchResponse(header=self.header(rev), watch_id=w.id))
-        for w in self.watchers.values():
-            if w.progress_notify:
-                w.progress_due = True
-        if any(w.progress_notify for w in self.watchers.values()):
+        for w in notified:
+            w.progress_due = True
+        if notified:
             self._arm_progress()
 
     # -- writing --------------------------------------------------------------------------------

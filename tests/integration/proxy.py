@@ -14,6 +14,8 @@ class LinkProxy:
     refuses new ones until `heal()`. `pause()` stops forwarding but keeps the connections, so
     what was sent waits in the socket buffers and arrives in a burst at `heal()` (stale
     messages after a partition). `delay_s`/`jitter_s` hold each chunk back before forwarding.
+    `hold_next(n)` accepts the next n connections and neither forwards nor closes them: the
+    far end of a dead link (a crashed host), which answers nothing and never hangs up.
     Bytes are never dropped inside a connection: that would corrupt ZeroMQ's framing, which
     no network does (reference/reliability-testing.md 5)."""
 
@@ -26,6 +28,8 @@ class LinkProxy:
         self.delay_s = 0.0
         self.jitter_s = 0.0
         self._conns: list[socket.socket] = []
+        self._to_hold = 0
+        self.held: list[socket.socket] = []
         self._lock = threading.Lock()
         self._server = socket.socket()
         self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -42,6 +46,10 @@ class LinkProxy:
                 return
             if self._cut.is_set():
                 client.close()
+                continue
+            if self._to_hold:
+                self._to_hold -= 1
+                self.held.append(client)
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target), timeout=2)
@@ -89,6 +97,9 @@ class LinkProxy:
             except OSError:
                 pass
 
+    def hold_next(self, n: int) -> None:
+        self._to_hold = n
+
     def pause(self) -> None:
         self._flowing.clear()
 
@@ -101,3 +112,5 @@ class LinkProxy:
         self._closed = True
         self.cut()
         self._server.close()
+        for s in self.held:
+            s.close()
