@@ -46,6 +46,7 @@ from petcd.ipc.stage import StageContext
 from petcd.common.lease import LeaseAnswer, LeaseAsk, LeaseChanges
 from petcd.stages.raft.core import Config, MemoryStorage, ProposalDropped, RawNode
 from petcd.stages.raft.core.raft import StateType
+from .append_queue import AppendQueue
 from .lessor import Lessor
 from .lease_router import LeaseRouter
 from .member_router import MemberRouter
@@ -144,6 +145,7 @@ def main(ctx: StageContext) -> None:
                  node.node_id, node.rawnode.raft.term, node.rawnode.raft.log.committed,
                  applied.index)
     max_batch = cfg.raft_max_batch_entries
+    appends = AppendQueue(appendc.send)
 
     def on_propc() -> None:
         items = propc.drain(max_batch)
@@ -183,6 +185,7 @@ def main(ctx: StageContext) -> None:
             if isinstance(item, AppendDone):
                 failpoint.hit("raft.after_save")
                 node.append_done(item.seq)
+                appends.done(item.seq)
 
     def on_appliedc() -> None:
         last = None
@@ -197,7 +200,7 @@ def main(ctx: StageContext) -> None:
             members.on_applied(time.monotonic())
             snap = node.maybe_snapshot(cfg.snapshot_count, cfg.snapshot_catch_up_entries)
             if snap is not None:
-                appendc.send(SaveSnapshot(snap))
+                appends.push(SaveSnapshot(snap))
 
     def flush() -> None:
         leases.follow_leadership(time.monotonic(), cfg.election_timeout / 1000.0)
@@ -205,7 +208,8 @@ def main(ctx: StageContext) -> None:
         if out.appends:
             failpoint.hit("raft.before_save")
         for req in out.appends:
-            appendc.send(req)
+            appends.push(req)
+        appends.flush()
         if out.peer_messages:
             if failpoint.any_armed():
                 failpoint.hit("raft.before_leader_send"

@@ -4,7 +4,7 @@ Theory of operation: at start, open the WAL (repairing a torn tail, refusing cor
 the snapshot it points at, and send raft a `Recovered` with everything needed to rebuild its
 log cache. Then, each turn: drain every AppendRequest queued on appendc, write them all (a
 snapshot file first, synced, before its marker), one fdatasync for the whole batch, then answer
-each with AppendDone in order on respc. Raft releases the messages that waited on the persist
+each with AppendDone in order on respc (one frame per batch). Raft releases the messages that waited on the persist
 (votes, append acknowledgements) only then (DESIGN.md section 3).
 
 Must never: acknowledge an append before the fdatasync that covers it returns; continue after a
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from petcd.common import failpoint
 from petcd.common.layout import snap_dir, wal_dir
-from petcd.common.pipeline import AppendDone, AppendRequest, Recovered, SaveSnapshot
+from petcd.common.pipeline import AppendDone, AppendRequest, Many, Recovered, SaveSnapshot
 from petcd.common.types import EMPTY_HARD_STATE
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -87,8 +87,9 @@ def main(ctx: StageContext) -> None:
     def on_append() -> None:
         requests = appendc.drain()
         if requests:
-            for done in writer.write(requests):
-                respc.send(done)
+            done = writer.write(requests)
+            if done:  # one frame per batch: raft wakes once per fdatasync
+                respc.send(Many(tuple(done)) if len(done) > 1 else done[0])
 
     loop = Loop()
     loop.stop_on_signals()
