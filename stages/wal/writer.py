@@ -4,8 +4,8 @@ Theory of operation: at start, open the WAL (repairing a torn tail, refusing cor
 the snapshot it points at, and send raft a `Recovered` with everything needed to rebuild its
 log cache. Then, each turn: drain every AppendRequest queued on appendc, write them all (a
 snapshot file first, synced, before its marker), one fdatasync for the whole batch, then answer
-each with AppendDone in order on respc (one frame per batch). Raft releases the messages that waited on the persist
-(votes, append acknowledgements) only then (DESIGN.md section 3).
+each with AppendDone in order on respc, in one frame. Raft releases the messages that waited
+on the persist (votes, append acknowledgements) only then (DESIGN.md section 3).
 
 Must never: acknowledge an append before the fdatasync that covers it returns; continue after a
 failed write (the WAL closes itself; this process exits and the member stops).
