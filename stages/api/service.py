@@ -36,7 +36,7 @@ from petcd.common.pipeline import (
 from petcd.stages.apply.applier import WORKER_SHIFT
 from petcd.stages.api import validate
 from petcd.stages.apply.txn import is_readonly as is_txn_readonly
-from .waiters import AppliedIndex, ReadIndexer, Results
+from .waiters import AppliedIndex, ReadIndexer, RequestExpired, Results
 
 # A proposal dropped for lack of a leader is retried after this long, until the request's
 # deadline (etcd blocks such proposals until a leader appears).
@@ -178,20 +178,23 @@ class KVService:
         """Send `message` to raft and wait for the result of `request_id`; sent again after
         each refusal for lack of a leader (nothing was proposed), until the request's deadline.
         An error result is raised as its EtcdError."""
-        deadline = asyncio.get_running_loop().time() + self.request_timeout_s
-        try:
-            async with asyncio.timeout_at(deadline):
-                while True:
-                    fut = self.results.register(request_id)
-                    self._send_proposal(message)
-                    try:
-                        result: ApplyResult = await fut
-                        break
-                    except _NoLeader:
-                        await asyncio.sleep(RETRY_NO_LEADER_S)
-        except TimeoutError:
-            self.results.forget(request_id)
-            raise _copy(ErrDeadlineExceeded) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout_s
+        first = True
+        while True:
+            fut = self.results.register(request_id, deadline if first else None)
+            first = False
+            self._send_proposal(message)
+            try:
+                result: ApplyResult = await fut
+                break
+            except RequestExpired:
+                raise _copy(ErrDeadlineExceeded) from None
+            except _NoLeader:
+                left_s = deadline - loop.time()
+                await asyncio.sleep(min(RETRY_NO_LEADER_S, max(0.0, left_s)))
+                if left_s <= RETRY_NO_LEADER_S:
+                    raise _copy(ErrDeadlineExceeded) from None
         if result.error_code:
             raise EtcdError(Code(result.error_code), result.error_message)
         return result

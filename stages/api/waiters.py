@@ -10,21 +10,55 @@ what linearizability needs (thesis 6.4).
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 from typing import Callable
 
 from petcd.common.pipeline import ApplyResult, ReadIndexRequest
 
+SWEEP_MIN_INTERVAL_S = 0.01
+
+
+class RequestExpired(Exception):
+    """The request's deadline passed before its result came."""
+
 
 class Results:
+    """Every request's first registration carries its deadline; once that passes, its waiter
+    fails with RequestExpired. Deadlines are the start plus one request timeout, so the order
+    of registration is the order of deadlines, and one timer on the earliest serves them all:
+    far cheaper than a timer per request, which a busy member would mostly cancel."""
+
     def __init__(self) -> None:
         self._waiting: dict[int, asyncio.Future] = {}
+        self._deadlines: collections.deque[tuple[float, int]] = collections.deque()
+        self._sweep_handle: asyncio.TimerHandle | None = None
 
-    def register(self, request_id: int) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
+    def register(self, request_id: int, deadline: float | None) -> asyncio.Future:
+        """deadline: on the loop's clock; None when re-registering after a retry (the first
+        registration's deadline still holds, and must not have passed)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._waiting[request_id] = fut
+        if deadline is not None:
+            self._deadlines.append((deadline, request_id))
+            if self._sweep_handle is None:
+                self._sweep_handle = loop.call_at(deadline, self._sweep)
         return fut
+
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            fut = self._waiting.pop(deadlines.popleft()[1], None)
+            if fut is not None and not fut.done():
+                fut.set_exception(RequestExpired())
+        # Most heads are long answered; waking at most every SWEEP_MIN_INTERVAL_S keeps a
+        # busy member from waking for each.
+        self._sweep_handle = (loop.call_at(max(deadlines[0][0], now + SWEEP_MIN_INTERVAL_S),
+                                           self._sweep) if deadlines else None)
 
     def forget(self, request_id: int) -> None:
         self._waiting.pop(request_id, None)

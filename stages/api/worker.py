@@ -180,7 +180,7 @@ class Worker:
 
     def _on_readable(self, sock: zmq.Socket) -> None:
         """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        while True:
             try:
                 _, frame = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
