@@ -153,10 +153,13 @@ def check_request(req: object, max_txn_ops: int = DEFAULT_MAX_TXN_OPS) -> None:
 
 
 def check_grpc_message_size(req: object,
-                            max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
-    """gRPC's receive limit: ResourceExhausted (HTTP 429) with gRPC's own text."""
+                            max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                            size: int | None = None) -> None:
+    """gRPC's receive limit: ResourceExhausted (HTTP 429) with gRPC's own text. size: the
+    request's message_size, if the caller has it."""
     limit = max_request_bytes + GRPC_OVERHEAD_BYTES
-    size = message_size(req)
+    if size is None:
+        size = message_size(req)
     if size > limit:
         raise EtcdError(errors.Code.RESOURCE_EXHAUSTED,
                         f"grpc: received message larger than max ({size} vs. {limit})")
@@ -179,21 +182,24 @@ def goes_through_raft(req: object) -> bool:
 _RAFT_HEADER_BYTES = len_field(2, 1 + 10)
 
 
-def raft_request_size(req: object) -> int:
-    """The size of the InternalRaftRequest etcd marshals for req."""
-    return _RAFT_HEADER_BYTES + len_field(1, message_size(req))
+def raft_request_size(req: object, size: int | None = None) -> int:
+    """The size of the InternalRaftRequest etcd marshals for req (size: its message_size, if
+    the caller has it)."""
+    return _RAFT_HEADER_BYTES + len_field(1, message_size(req) if size is None else size)
 
 
 def check_request_size(req: object,
-                       max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
+                       max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+                       size: int | None = None) -> None:
     """ErrRequestTooLarge for a proposal larger than max_request_bytes."""
-    if goes_through_raft(req) and raft_request_size(req) > max_request_bytes:
+    if goes_through_raft(req) and raft_request_size(req, size) > max_request_bytes:
         _raise(errors.ErrRequestTooLarge)
 
 
 def validate(req: object, max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
              max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
     """Every pre-raft check, in etcd's order: gRPC size, key.go, raft request size."""
-    check_grpc_message_size(req, max_request_bytes)
+    size = message_size(req)  # both size checks need it: computed once
+    check_grpc_message_size(req, max_request_bytes, size)
     check_request(req, max_txn_ops)
-    check_request_size(req, max_request_bytes)
+    check_request_size(req, max_request_bytes, size)

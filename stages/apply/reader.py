@@ -36,6 +36,7 @@ class ReadApi:
     _env: lmdb.Environment
     _dbs: Dbs
     _quota: Quota
+    _page_bytes: int | None = None
 
     def _begin_read(self):
         return self._env.begin()
@@ -148,8 +149,9 @@ class ReadApi:
     # --- space ---------------------------------------------------------------------------------
     def size_bytes(self) -> int:
         """The database's size: its high-water mark in pages (bolt's file size in etcd)."""
-        info = self._env.info()
-        return (info["last_pgno"] + 1) * self._env.stat()["psize"]
+        if self._page_bytes is None:  # fixed for the environment's life
+            self._page_bytes = self._env.stat()["psize"]
+        return (self._env.info()["last_pgno"] + 1) * self._page_bytes
 
     def size_in_use_bytes(self) -> int:
         """Bytes in pages holding data (size_bytes minus free pages, roughly)."""
