@@ -19,6 +19,8 @@ from petcd.common.kv import (
 
 
 def varint_size(n: int) -> int:
+    if 0 <= n < 0x80:
+        return 1  # the common case, without the loop
     n &= (1 << 64) - 1  # negative int64s are ten bytes on the wire
     size = 1
     while n >= 0x80:
@@ -54,8 +56,16 @@ def _range_size(r: RangeRequest) -> int:
 
 
 def put_size(r: PutRequest) -> int:
-    return (_bytes(1, r.key) + _bytes(1, r.value) + _int(r.lease) + _bool(r.prev_kv)
-            + _bool(r.ignore_value) + _bool(r.ignore_lease))
+    # Every write pays for this twice (size limits, quota): the bytes fields inline.
+    k, v = r.key, r.value
+    if type(k) is not bytes or type(v) is not bytes:
+        return (_bytes(1, k) + _bytes(1, v) + _int(r.lease) + _bool(r.prev_kv)
+                + _bool(r.ignore_value) + _bool(r.ignore_lease))
+    nk, nv = len(k), len(v)
+    size = (1 + varint_size(nk) + nk if nk else 0) + (1 + varint_size(nv) + nv if nv else 0)
+    if r.lease:
+        size += 1 + varint_size(r.lease)
+    return size + 2 * (bool(r.prev_kv) + bool(r.ignore_value) + bool(r.ignore_lease))
 
 
 def _delete_size(r: DeleteRangeRequest) -> int:

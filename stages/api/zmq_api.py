@@ -95,6 +95,7 @@ class ZmqFrontEnd:
             self._on_readable(sock)
 
     def _on_readable(self, sock: zmq.Socket) -> None:
+        loop = asyncio.get_running_loop()
         # Read until EAGAIN (what re-arms the edge-triggered FD) rather than asking EVENTS
         # before each frame: that query costs as much as the read.
         while True:
@@ -114,7 +115,7 @@ class ZmqFrontEnd:
                 # reach it in the order they were sent.
                 self.streams.on_frame(sock, ident, doc, len(frame))
                 continue
-            task = asyncio.ensure_future(self._handle(sock, ident, doc))
+            task = loop.create_task(self._handle(sock, ident, doc))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
