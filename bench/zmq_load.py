@@ -42,7 +42,7 @@ def run(endpoint: str, op: str, in_flight: int, connections: int, seconds: float
         else:
             frame = {"id": next_id, "method": "Range", "request": {"key": b"bench-key"}}
         sent_at[next_id] = time.perf_counter()
-        sock.send(msgpack.packb(frame), copy=False)
+        sock.send(msgpack.packb(frame))  # small frames: copying is cheaper than zero-copy
 
     if op == "range":
         s = socks[0]
