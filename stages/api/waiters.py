@@ -60,9 +60,6 @@ class Results:
         self._sweep_handle = (loop.call_at(max(deadlines[0][0], now + SWEEP_MIN_INTERVAL_S),
                                            self._sweep) if deadlines else None)
 
-    def forget(self, request_id: int) -> None:
-        self._waiting.pop(request_id, None)
-
     def resolve(self, result: ApplyResult) -> None:
         fut = self._waiting.pop(result.request_id, None)
         if fut is not None and not fut.done():

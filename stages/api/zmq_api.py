@@ -130,6 +130,7 @@ class ZmqFrontEnd:
     def _recheck_now(self, sock: zmq.Socket) -> None:
         self._rechecks.discard(sock)
         if sock.closed:
+            self._outbox.pop(sock, None)
             return
         # The answers of one turn leave back to back: the socket's I/O thread wakes once
         # for them, not once per answer.
