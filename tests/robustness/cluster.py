@@ -22,6 +22,7 @@ from petcd.bench.servers import Member, find_leader, start_cluster, stop_all
 from tests.integration.proxy import LinkProxy
 
 RESTART_TIMEOUT_S = 60.0
+FAILPOINT_CALL_TIMEOUT_S = 30.0
 
 
 def _alive(pid: int) -> bool:
@@ -179,7 +180,11 @@ class Cluster:
         return False
 
     def failpoint(self, m: Member, name: str, term: str | None) -> int:
-        conn = http.client.HTTPConnection("127.0.0.1", m.client_port, timeout=5)
+        # Generous: a sleep armed in the api stage holds its one event loop at every hit, so
+        # with several watchers to send to, the disarm waits a second behind each of them
+        # (seed 11059: 7 s behind watch.before_send=sleep(1000) with 6 watchers).
+        conn = http.client.HTTPConnection("127.0.0.1", m.client_port,
+                                          timeout=FAILPOINT_CALL_TIMEOUT_S)
         try:
             if term is None:
                 conn.request("DELETE", f"/debug/failpoints/{name}")
