@@ -93,6 +93,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("zmq-max-streams-per-connection", int, 1024,
          "open ZeroMQ watch streams per client connection"),
     Knob("raft-max-batch-entries", int, 4096, "proposals drained into one raft step"),
+    Knob("raft-max-inflight-appends", int, 2,
+         "batches of appends raft has in flight to wal; later ones wait and leave as one"),
     Knob("raft-max-size-per-msg-bytes", int, 1 << 20, "bytes of entries per append message"),
     Knob("raft-max-inflight-msgs", int, 256, "append messages in flight per follower"),
     Knob("raft-pre-vote", _bool, True, "use pre-vote (thesis 9.6)"),
@@ -245,6 +247,7 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--zmq-stream-window-bytes must be at least 4096 and "
                           "--zmq-stream-keepalive-ms at least 100")
     for name in ("api_workers", "zmq_max_streams_per_connection", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
-                 "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs"):
+                 "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs",
+                 "raft_max_inflight_appends"):
         if v[name] <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be greater than 0")

@@ -1,44 +1,51 @@
-"""What the raft stage sends to wal: at most one batch of appends in flight.
+"""What the raft stage sends to wal: a bounded number of batches of appends in flight.
 
-Theory of operation: while wal is busy with a batch (writing it, then one fdatasync), the
-appends that raft produces meanwhile wait here and leave together as one frame once wal has
-answered the batch before. wal would have drained and synced them together anyway (group
-commit); sending them as one frame spares both stages a wakeup and a decode per Ready, and
-matches etcd, whose raft hands out the next Ready only after the last one was saved.
+Theory of operation: while wal is busy with the batches in flight (writing, then one
+fdatasync each), the appends that raft produces meanwhile wait here and leave together as one
+frame once wal has answered a batch. wal would have drained and synced them together anyway
+(group commit); one frame spares both stages a wakeup and a decode per Ready. Two batches
+in flight by default, not one: wal then finds the next batch waiting when its fdatasync
+returns instead of idling for a round trip to raft, and a lone entry is not held behind the
+hard-state-only append that follows each commit (a round trip per put for a single client).
 Snapshot saves (SaveSnapshot) queue in the same line, so wal sees everything in raft's order.
 
-Must never: reorder what raft queued, or hold a batch once wal has answered the one before.
+Must never: reorder what raft queued, or hold appends while fewer than `max_in_flight`
+batches await their answer.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable
 
 from petcd.common.pipeline import AppendRequest, Many
 
 
 class AppendQueue:
-    def __init__(self, send: Callable[[object], None]) -> None:
+    def __init__(self, send: Callable[[object], None], max_in_flight: int) -> None:
+        """max_in_flight: --raft-max-inflight-appends."""
         self._send = send
+        self._max_in_flight = max_in_flight
         self._queued: list = []
-        self._awaited_seq = 0  # the last AppendRequest seq of the batch in flight; 0: none
+        self._awaited: deque[int] = deque()  # the last AppendRequest seq of each batch in flight
 
     def push(self, request: object) -> None:
         self._queued.append(request)
 
     def done(self, seq: int) -> None:
         """wal answered AppendRequest `seq` (answers arrive in seq order)."""
-        if seq >= self._awaited_seq:
-            self._awaited_seq = 0
+        while self._awaited and self._awaited[0] <= seq:
+            self._awaited.popleft()
 
     @property
-    def in_flight(self) -> bool:
-        return self._awaited_seq != 0
+    def in_flight(self) -> int:
+        return len(self._awaited)
 
     def flush(self) -> None:
-        if self._awaited_seq or not self._queued:
+        if len(self._awaited) >= self._max_in_flight or not self._queued:
             return
         batch, self._queued = self._queued, []
         self._send(Many(tuple(batch)) if len(batch) > 1 else batch[0])
         # A batch of snapshot saves alone gets no answer, so it holds nothing back.
-        self._awaited_seq = max((r.seq for r in batch if isinstance(r, AppendRequest)),
-                                default=0)
+        last = max((r.seq for r in batch if isinstance(r, AppendRequest)), default=0)
+        if last:
+            self._awaited.append(last)

@@ -145,7 +145,7 @@ def main(ctx: StageContext) -> None:
                  node.node_id, node.rawnode.raft.term, node.rawnode.raft.log.committed,
                  applied.index)
     max_batch = cfg.raft_max_batch_entries
-    appends = AppendQueue(appendc.send)
+    appends = AppendQueue(appendc.send, cfg.raft_max_inflight_appends)
 
     def on_propc() -> None:
         items = propc.drain(max_batch)
