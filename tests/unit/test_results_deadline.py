@@ -7,40 +7,36 @@ from petcd.common.pipeline import ApplyResult
 from petcd.stages.api.waiters import RequestExpired, Results
 
 
-def _result(request_id):
-    return ApplyResult(request_id=request_id, response=None)
-
-
-def test_an_answer_before_the_deadline_is_the_result():
+def _run(scenario):
+    """Run `scenario(results, loop, start)` on a fresh loop with empty Results."""
     async def main():
-        results = Results()
         loop = asyncio.get_running_loop()
-        fut = results.register(1, loop.time() + 0.05)
-        results.resolve(_result(1))
-        assert (await fut).request_id == 1
-        await asyncio.sleep(0.08)  # the sweep passes over the answered request
-        assert len(results) == 0
+        await scenario(Results(), loop, loop.time())
     asyncio.run(main())
 
 
+def test_an_answer_before_the_deadline_is_the_result():
+    async def scenario(results, loop, start):
+        fut = results.register(1, start + 0.05)
+        results.resolve(ApplyResult(request_id=1, response=None))
+        assert (await fut).request_id == 1
+        await asyncio.sleep(0.08)  # the sweep passes over the answered request
+        assert len(results) == 0
+    _run(scenario)
+
+
 def test_no_answer_by_the_deadline_fails_the_waiter():
-    async def main():
-        results = Results()
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+    async def scenario(results, loop, start):
         fut = results.register(7, start + 0.05)
         with pytest.raises(RequestExpired):
             await fut
         assert loop.time() - start >= 0.05
         assert len(results) == 0
-    asyncio.run(main())
+    _run(scenario)
 
 
 def test_a_retry_keeps_the_first_deadline():
-    async def main():
-        results = Results()
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+    async def scenario(results, loop, start):
         first = results.register(3, start + 0.05)
         results.fail(3, ValueError("no leader"))
         with pytest.raises(ValueError):
@@ -49,19 +45,16 @@ def test_a_retry_keeps_the_first_deadline():
         with pytest.raises(RequestExpired):
             await again
         assert loop.time() - start < 1.0
-    asyncio.run(main())
+    _run(scenario)
 
 
 def test_later_requests_expire_in_turn():
-    async def main():
-        results = Results()
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        early = results.register(1, now + 0.03)
-        late = results.register(2, now + 0.06)
+    async def scenario(results, loop, start):
+        early = results.register(1, start + 0.03)
+        late = results.register(2, start + 0.06)
         with pytest.raises(RequestExpired):
             await early
         assert not late.done()
         with pytest.raises(RequestExpired):
             await late
-    asyncio.run(main())
+    _run(scenario)
