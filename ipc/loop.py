@@ -14,6 +14,11 @@ from typing import Callable
 
 import zmq
 
+# Plain ints: the poller reports int masks, and `int & zmq.POLLIN` (an enum) costs a
+# Python-level enum call on every event of every turn.
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+
 
 class Loop:
     def __init__(self) -> None:
@@ -65,9 +70,9 @@ class Loop:
                     break
                 raise
             for sock, ev in events:
-                if ev & zmq.POLLIN and sock in self._handlers:
+                if ev & _POLLIN and sock in self._handlers:
                     self._handlers[sock]()
-                if ev & zmq.POLLOUT and sock in self._writers:
+                if ev & _POLLOUT and sock in self._writers:
                     self._writers[sock]()
             now = time.monotonic()
             for t in self._timers:

@@ -159,7 +159,10 @@ class Worker:
         return cluster.StatusResponse(
             header=self.member.header(self.reader.current_revision()), version=SERVER_VERSION,
             errors=tuple(errors),
-            db_size=self.reader.size_bytes(), leader=st.lead, raft_index=st.commit,
+            db_size=self.reader.size_bytes(), leader=st.lead,
+            # raft republishes its commit index only now and then; what this member has
+            # applied was committed, so the larger of the two is the fresher.
+            raft_index=max(st.commit, self.service.applied.index),
             raft_term=st.term, raft_applied_index=self.service.applied.index,
             db_size_in_use=self.reader.size_in_use_bytes(), is_learner=st.is_learner)
 

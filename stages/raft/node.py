@@ -8,6 +8,13 @@ leave now to transport (`peer_messages`), committed entries to apply (`applies`)
 and status to api. A Ready's persist_messages wait in `pending` until wal reports its `seq`
 done; then the entries enter the storage cache and those messages are delivered (DESIGN.md 3).
 
+A Ready whose only change is the commit index needs no fsync (etcd's MustSync) and holds
+nothing back, so it does not make a trip to wal of its own: its hard state rides with the next
+append. A crash may then leave the WAL's commit index behind, which Raft allows (etcd does not
+sync it either): the leader re-establishes the commit, and apply's index covers the rest.
+The status api sees is republished when the leadership changes (term, leader, role), not at
+every commit: api's copy of the commit index is refreshed by the loop's periodic status.
+
 Must never: deliver a persist message before its Ready is durable, or hand out a Ready's
 entries to apply before they are in the cache. Does no I/O itself.
 """
@@ -20,7 +27,7 @@ from petcd.common.pipeline import (
     AppendRequest, ApplyBatch, ApplySnapshot, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
     ReadIndexResult,
 )
-from petcd.common.types import Message, Snapshot
+from petcd.common.types import HardState, Message, Snapshot
 from petcd.stages.raft.core import MemoryStorage, ProposalDropped, RawNode, Ready
 
 
@@ -39,10 +46,11 @@ class RaftNode:
         self.rawnode = rawnode
         self.storage = storage
         self.node_id = rawnode.raft.id
-        self._pending: deque[tuple[int, Ready]] = deque()
+        self._pending: deque[tuple[int, Ready, HardState | None]] = deque()
         self._seq = 0
         self._read_workers: dict[bytes, int] = {}
         self._last_status: RaftStatus | None = None
+        self._deferred_hard_state: HardState | None = None
         self.out = Outbox()
 
     # -- inputs -------------------------------------------------------------------------------
@@ -76,10 +84,10 @@ class RaftNode:
 
     def append_done(self, seq: int) -> None:
         """wal made the Ready numbered seq durable: cache its entries, release its messages."""
-        expect, rd = self._pending.popleft()
+        expect, rd, hard_state = self._pending.popleft()
         if expect != seq:
             raise RuntimeError(f"wal acknowledged append {seq}, expected {expect}")
-        self.storage.save(rd.snapshot, rd.hard_state, rd.entries)
+        self.storage.save(rd.snapshot, hard_state, rd.entries)
         if rd.snapshot is not None:
             # The WAL holds the snapshot now, so apply may install the store transport received
             # for it. The core hands out no entry after the snapshot before this point, so on
@@ -118,11 +126,17 @@ class RaftNode:
             out = self.out
             out.peer_messages += rd.messages
             if rd.must_persist:
-                self._seq += 1
-                out.appends.append(AppendRequest(
-                    seq=self._seq, hard_state=rd.hard_state, entries=tuple(rd.entries),
-                    snapshot=rd.snapshot, must_sync=rd.must_sync))
-                self._pending.append((self._seq, rd))
+                if (not rd.entries and rd.snapshot is None and not rd.persist_messages
+                        and not rd.must_sync):
+                    self._deferred_hard_state = rd.hard_state
+                else:
+                    self._seq += 1
+                    hard_state = rd.hard_state or self._deferred_hard_state
+                    self._deferred_hard_state = None
+                    out.appends.append(AppendRequest(
+                        seq=self._seq, hard_state=hard_state, entries=tuple(rd.entries),
+                        snapshot=rd.snapshot, must_sync=rd.must_sync))
+                    self._pending.append((self._seq, rd, hard_state))
             if rd.committed_entries:
                 out.applies.append(ApplyBatch(tuple(rd.committed_entries), rn.raft.term))
             for rs in rd.read_states:
@@ -130,7 +144,9 @@ class RaftNode:
                 if worker is not None:
                     out.read_results.append((worker, ReadIndexResult(rs.request_ctx, rs.index)))
         status = raft_status(rn.raft)
-        if status != self._last_status:
+        last = self._last_status
+        if last is None or status.term != last.term or status.lead != last.lead or (
+                status.raft_state != last.raft_state or status.is_learner != last.is_learner):
             self._last_status = status
             self.out.status = status
         out, self.out = self.out, Outbox()
