@@ -91,7 +91,8 @@ class ProposalFailed:
 
 @dataclass(frozen=True, slots=True)
 class RaftStatus:
-    """Published by raft whenever term, leader or commit moves: feeds headers and status."""
+    """Published by raft when term, leader or role changes, and every second (which refreshes
+    `commit`): feeds headers and status."""
     term: int
     lead: int
     commit: int
