@@ -17,6 +17,8 @@ from petcd.common.pipeline import Many
 from .pipes import PIPES, address
 
 ZERO_COPY_MIN_BYTES = 65536
+# Plain ints: pyzmq's flag enums cost a Python-level call at every use.
+_NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 
 
 def _socket(ctx: zmq.Context, data_dir: str, pipe_name: str, side: str) -> zmq.Socket:
@@ -44,9 +46,8 @@ class Sender:
         # Zero-copy sends pay for tracking; below ~64 KiB copying is cheaper (pyzmq's advice).
         copy = len(frame) < ZERO_COPY_MIN_BYTES
         if self._pub:
-            self.socket.send_multipart((topic, frame), copy=copy)
-        else:
-            self.socket.send(frame, copy=copy)
+            self.socket.send(topic, _SNDMORE)
+        self.socket.send(frame, copy=copy)
 
     def close(self) -> None:
         self.socket.close(0)
@@ -66,14 +67,14 @@ class Receiver:
         """Everything queued now (up to max_count), decoded, without blocking."""
         out = []
         sock = self.socket
+        sub = self._sub
         for _ in range(max_count):
             try:
-                if self._sub:
-                    frame = sock.recv_multipart(zmq.NOBLOCK)[1]
-                else:
-                    frame = sock.recv(zmq.NOBLOCK)
+                frame = sock.recv(_NOBLOCK)
             except zmq.Again:
                 break
+            if sub:  # that was the topic; the value follows in the same message
+                frame = sock.recv(_NOBLOCK)
             value = codec.decode(frame)
             if type(value) is Many:
                 out.extend(value.items)

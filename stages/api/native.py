@@ -109,20 +109,53 @@ def _convert(value, hint, where: str):
     raise NativeError(f"{where}: unsupported field type")
 
 
+_DECODERS: dict[type, object] = {}
+
+# The exact wire types that need no conversion: the generated decoder takes them as they are
+# and leaves everything else (coercions, enums, nested messages, errors) to _convert.
+_AS_IS = {bytes: "bytes", int: "int", str: "str"}
+
+
 def from_map(cls: type, doc: dict, where: str = "") -> object:
-    kwargs = {}
-    for name, hint, repeated, _ in _plan(cls):
-        if name not in doc or doc[name] is None:
-            continue
-        v = doc[name]
-        at = f"{where}.{name}" if where else name
+    dec = _DECODERS.get(cls)
+    if dec is None:
+        dec = _DECODERS[cls] = _compile_from_map(cls)
+    return dec(doc, where)
+
+
+def _compile_from_map(cls: type):
+    """Generate `dec(doc, where) -> cls` for one message type: a straight line per field, with
+    a fast path for values that already have the field's exact type (every request decodes
+    through here)."""
+    env: dict[str, object] = {"cls": cls, "conv": _convert, "at": _at, "Err": NativeError}
+    lines = ["def dec(doc, where):", "    kw = {}"]
+    for i, (name, hint, repeated, _) in enumerate(_plan(cls)):
+        key = repr(name)
+        env[f"H{i}"] = hint
+        lines.append(f"    v = doc.get({key})")
+        lines.append("    if v is not None:")
         if repeated:
-            if not isinstance(v, (list, tuple)):
-                raise NativeError(f"{at}: expected a list")
-            kwargs[name] = tuple(_convert(x, hint, at) for x in v)
+            lines += [f"        w = at(where, {key})",
+                      "        if not isinstance(v, (list, tuple)):",
+                      "            raise Err(f'{w}: expected a list')",
+                      f"        kw[{key}] = tuple([conv(x, H{i}, w) for x in v])"]
+        elif hint in _AS_IS:
+            lines += [f"        if type(v) is not {_AS_IS[hint]}:",
+                      f"            v = conv(v, H{i}, at(where, {key}))",
+                      f"        kw[{key}] = v"]
+        elif hint is bool:
+            lines += ["        if v is not True and v is not False:",
+                      f"            v = conv(v, H{i}, at(where, {key}))",
+                      f"        kw[{key}] = v"]
         else:
-            kwargs[name] = _convert(v, hint, at)
-    return cls(**kwargs)
+            lines.append(f"        kw[{key}] = conv(v, H{i}, at(where, {key}))")
+    lines.append("    return cls(**kw)")
+    exec("\n".join(lines), env)  # noqa: S102 - generated from the type hints, no outside input
+    return env["dec"]
+
+
+def _at(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
 
 
 def unpack(frame: bytes) -> object:

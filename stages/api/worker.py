@@ -47,6 +47,7 @@ from .zmq_api import ZmqFrontEnd
 from .zmq_watch import ZmqWatchStreams
 
 SERVER_VERSION = "3.4.23"
+_NOBLOCK = int(zmq.NOBLOCK)  # a plain int: pyzmq's flag enums cost a Python call per use
 
 
 def _host_port(url: str) -> tuple[str, int]:
@@ -185,9 +186,10 @@ class Worker:
         """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
         while True:
             try:
-                _, frame = sock.recv_multipart(zmq.NOBLOCK)
+                sock.recv(_NOBLOCK)  # the topic
             except zmq.Again:
                 break
+            frame = sock.recv(_NOBLOCK)  # a message's frames arrive together
             value = codec.decode(frame)
             if type(value) is Many:
                 for v in value.items:

@@ -22,6 +22,9 @@ from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
 from . import learner, native, native_stream
 
+# Plain ints: pyzmq's multipart helpers combine its flag enums in Python on every call.
+_NOBLOCK, _SNDMORE, _RCVMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE), int(zmq.RCVMORE)
+
 log = logging.getLogger("petcd.api")
 
 METHODS = {
@@ -100,12 +103,16 @@ class ZmqFrontEnd:
         # before each frame: that query costs as much as the read.
         while True:
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                ident = sock.recv(_NOBLOCK)
             except zmq.Again:
                 break
-            if len(frames) < 2:
+            # The rest of a message is there once its first frame is (ZeroMQ delivers whole
+            # messages); the payload is the last frame.
+            frame = None
+            while sock.getsockopt(_RCVMORE):
+                frame = sock.recv(_NOBLOCK)
+            if frame is None:
                 continue
-            ident, frame = frames[0], frames[-1]
             try:
                 doc = native.unpack(frame)
             except EtcdError as e:
@@ -136,9 +143,13 @@ class ZmqFrontEnd:
         # for them, not once per answer.
         for ident, out in self._outbox.pop(sock, ()):
             try:
-                sock.send_multipart((ident, out), zmq.NOBLOCK)
+                sock.send(ident, _NOBLOCK | _SNDMORE)
             except zmq.ZMQError:
-                pass  # the client stopped reading (EAGAIN) or left (EHOSTUNREACH): dropped
+                continue  # the client stopped reading (EAGAIN) or left (EHOSTUNREACH): dropped
+            try:
+                sock.send(out, _NOBLOCK)  # accepted with the first frame (atomic messages)
+            except zmq.ZMQError:
+                pass
         self._on_readable(sock)
 
     async def _handle(self, sock, ident: bytes, doc) -> None:
