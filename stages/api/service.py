@@ -35,6 +35,7 @@ from petcd.common.pipeline import (
     PublishAttributes, TransferLeadership, TransferLeadershipStarted,
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
+from petcd.stages.apply.quota import put_cost
 from petcd.stages.api import validate
 from petcd.stages.apply.txn import is_readonly as is_txn_readonly
 from .waiters import AppliedIndex, ReadIndexer, RequestExpired, Results
@@ -87,8 +88,8 @@ class KVService:
 
     # -- KV -----------------------------------------------------------------------------------
 
-    def _validate(self, req: object) -> None:
-        validate.validate(req, self.max_txn_ops, self.max_request_bytes)
+    def _validate(self, req: object) -> int:
+        return validate.validate(req, self.max_txn_ops, self.max_request_bytes)
 
     async def range(self, req: RangeRequest):
         self._validate(req)
@@ -160,8 +161,15 @@ class KVService:
                 if req.alarm == AlarmType.NONE or a == req.alarm))
         return await self._write(req)
 
-    async def _check_quota(self, op: object) -> None:
-        if isinstance(op, (PutRequest, TxnRequest)) and not self.reader.quota_available(op):
+    async def _check_quota(self, op: object, size: int) -> None:
+        """size: op's protobuf size, which validation computed."""
+        if type(op) is PutRequest:
+            available = self.reader.quota_has_room(put_cost(op, size))
+        elif type(op) is TxnRequest:
+            available = self.reader.quota_available(op)
+        else:
+            return
+        if not available:
             # As etcd: raise the NOSPACE alarm through raft (so every member caps writes at the
             # same log position), then fail this request.
             alarm = AlarmRequest(AlarmAction.ACTIVATE, self.member.member_id, AlarmType.NOSPACE)
@@ -202,8 +210,7 @@ class KVService:
 
     async def _write(self, op: object):
         if not isinstance(op, _NOT_KV):
-            self._validate(op)
-            await self._check_quota(op)
+            await self._check_quota(op, self._validate(op))
         request_id = self.new_request_id()
         data = codec.encode(InternalRequest(request_id, self.member.member_id, op))
         result = await self.submit(request_id, Proposal(request_id, self.worker, data))

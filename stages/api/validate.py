@@ -197,9 +197,11 @@ def check_request_size(req: object,
 
 
 def validate(req: object, max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-             max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> None:
-    """Every pre-raft check, in etcd's order: gRPC size, key.go, raft request size."""
+             max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES) -> int:
+    """Every pre-raft check, in etcd's order: gRPC size, key.go, raft request size. Returns
+    the request's protobuf size (the quota's cost of a put is derived from it)."""
     size = message_size(req)  # both size checks need it: computed once
     check_grpc_message_size(req, max_request_bytes, size)
     check_request(req, max_txn_ops)
     check_request_size(req, max_request_bytes, size)
+    return size

@@ -28,8 +28,9 @@ KV_OVERHEAD = 256                              # etcd kvOverhead
 LEASE_OVERHEAD = 64                            # etcd leaseOverhead: a LeaseGrant's cost
 
 
-def put_cost(req: PutRequest) -> int:
-    return KV_OVERHEAD + put_size(req)
+def put_cost(req: PutRequest, size: int | None = None) -> int:
+    """size: req's protobuf size, if the caller has it."""
+    return KV_OVERHEAD + (put_size(req) if size is None else size)
 
 
 def _branch_cost(ops) -> int:

@@ -168,6 +168,10 @@ class ReadApi:
         """Would ``req`` (Put or Txn) keep the db under the quota? (quota.py, rule 1)."""
         return self._quota.available(self.size_bytes(), request_cost(req))
 
+    def quota_has_room(self, cost: int) -> bool:
+        """quota_available for a request whose cost the caller already knows."""
+        return self._quota.available(self.size_bytes(), cost)
+
 
 class _ViewContext:
     __slots__ = ("_owner", "_txn")
