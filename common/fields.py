@@ -7,8 +7,10 @@ repeated X, `X | None` is an optional X.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import types
 import typing
+from typing import Any, Callable
 
 
 def field_specs(cls: type) -> list[tuple[str, object, bool, object]]:
@@ -23,3 +25,14 @@ def field_specs(cls: type) -> list[tuple[str, object, bool, object]]:
         default = f.default if f.default is not dataclasses.MISSING else None
         out.append((f.name, hint, repeated, default))
     return out
+
+
+def fields_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    """`get(obj) -> tuple` of the named attributes, read in one C call (operator.attrgetter,
+    which returns a bare value for one name, so that case is wrapped)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()

@@ -37,6 +37,11 @@ class Many:
     (ipc/channel.py) unpack it, so a stage wakes once per batch, not once per message."""
     items: tuple
 
+    @staticmethod
+    def of(values) -> object:
+        """What to send for `values` (a non-empty sequence): one value alone, several as Many."""
+        return values[0] if len(values) == 1 else Many(tuple(values))
+
 
 @dataclass(frozen=True, slots=True)
 class InternalRequest:

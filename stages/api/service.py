@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-import operator
 from typing import Callable
 
 from petcd.common import codec
+from petcd.common.fields import fields_getter
 from petcd.common.cluster import (
     AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType, MoveLeaderRequest,
     MoveLeaderResponse,
@@ -35,7 +35,6 @@ from petcd.common.pipeline import (
     PublishAttributes, TransferLeadership, TransferLeadershipStarted,
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
-from petcd.stages.apply.quota import put_cost
 from petcd.stages.api import validate
 from petcd.stages.apply.txn import is_readonly as is_txn_readonly
 from .waiters import AppliedIndex, ReadIndexer, RequestExpired, Results
@@ -163,13 +162,7 @@ class KVService:
 
     async def _check_quota(self, op: object, size: int) -> None:
         """size: op's protobuf size, which validation computed."""
-        if type(op) is PutRequest:
-            available = self.reader.quota_has_room(put_cost(op, size))
-        elif type(op) is TxnRequest:
-            available = self.reader.quota_available(op)
-        else:
-            return
-        if not available:
+        if type(op) in _GROWS_STORE and not self.reader.quota_available(op, size):
             # As etcd: raise the NOSPACE alarm through raft (so every member caps writes at the
             # same log position), then fail this request.
             alarm = AlarmRequest(AlarmAction.ACTIVATE, self.member.member_id, AlarmType.NOSPACE)
@@ -220,6 +213,9 @@ class KVService:
         return _with_header(resp, self.member.header(resp.header.revision))
 
 
+# Requests the quota is checked for (the others cannot grow the store).
+_GROWS_STORE = (PutRequest, TxnRequest)
+
 # Requests that are not KV: they skip the KV checks (their services check them).
 _NOT_KV = (AlarmRequest, PublishAttributes, LeaseGrantRequest, LeaseRevokeRequest)
 
@@ -233,17 +229,10 @@ def _with_header(resp, header: ResponseHeader):
     several times slower and runs once per request."""
     rest = _REST_OF.get(type(resp))
     if rest is None:
-        names = [f.name for f in dataclasses.fields(resp)]
+        names = tuple(f.name for f in dataclasses.fields(resp))
         if names[0] != "header":
             return dataclasses.replace(resp, header=header)
-        others = names[1:]
-        if not others:
-            rest = _REST_OF[type(resp)] = lambda r: ()
-        elif len(others) == 1:
-            one = operator.attrgetter(others[0])
-            rest = _REST_OF[type(resp)] = lambda r: (one(r),)
-        else:
-            rest = _REST_OF[type(resp)] = operator.attrgetter(*others)
+        rest = _REST_OF[type(resp)] = fields_getter(names[1:])
     return type(resp)(header, *rest(resp))
 
 

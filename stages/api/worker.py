@@ -143,7 +143,7 @@ class Worker:
         if not self._outbox:
             return
         items, self._outbox = self._outbox, []
-        frame = codec.encode(Many(tuple(items)) if len(items) > 1 else items[0])
+        frame = codec.encode(Many.of(items))
         try:
             self.propc.socket.send(frame, zmq.NOBLOCK)
         except zmq.Again:  # raft's pipe is full: try again shortly rather than drop

@@ -275,7 +275,7 @@ def main(ctx: StageContext) -> None:
         for r in results:
             by_worker.setdefault(worker_of(r.request_id), []).append(r)
         for worker, rs in by_worker.items():  # one frame per worker per batch
-            resultc.send(Many(tuple(rs)) if len(rs) > 1 else rs[0], topic=worker_topic(worker))
+            resultc.send(Many.of(rs), topic=worker_topic(worker))
         # Report what raft handed us, not more: raft replays conf changes from the entries it
         # hands out, so it must not skip past ones we have not been given yet.
         last = max((b.entries[-1].index for b in batches if b.entries), default=0)

@@ -47,10 +47,11 @@ def txn_cost(req: TxnRequest) -> int:
     return max(_branch_cost(req.success), _branch_cost(req.failure))
 
 
-def request_cost(req) -> int:
-    """Cost of a Put or Txn request (0 for anything that cannot grow the store)."""
+def request_cost(req, size: int | None = None) -> int:
+    """Cost of a Put or Txn request (0 for anything that cannot grow the store). size: a
+    put's protobuf size, if the caller has it."""
     if isinstance(req, PutRequest):
-        return put_cost(req)
+        return put_cost(req, size)
     if isinstance(req, TxnRequest):
         return txn_cost(req)
     return 0

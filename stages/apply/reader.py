@@ -164,13 +164,10 @@ class ReadApi:
                 pages += s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"]
         return pages * st["psize"]
 
-    def quota_available(self, req) -> bool:
-        """Would ``req`` (Put or Txn) keep the db under the quota? (quota.py, rule 1)."""
-        return self._quota.available(self.size_bytes(), request_cost(req))
-
-    def quota_has_room(self, cost: int) -> bool:
-        """quota_available for a request whose cost the caller already knows."""
-        return self._quota.available(self.size_bytes(), cost)
+    def quota_available(self, req, size: int | None = None) -> bool:
+        """Would ``req`` (Put or Txn) keep the db under the quota? (quota.py, rule 1). size:
+        req's protobuf size, if the caller has it."""
+        return self._quota.available(self.size_bytes(), request_cost(req, size))
 
 
 class _ViewContext:

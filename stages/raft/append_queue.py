@@ -44,7 +44,7 @@ class AppendQueue:
         if len(self._awaited) >= self._max_in_flight or not self._queued:
             return
         batch, self._queued = self._queued, []
-        self._send(Many(tuple(batch)) if len(batch) > 1 else batch[0])
+        self._send(Many.of(batch))
         # A batch of snapshot saves alone gets no answer, so it holds nothing back.
         last = max((r.seq for r in batch if isinstance(r, AppendRequest)), default=0)
         if last:

@@ -196,7 +196,7 @@ class Transport:
             if node_id in by_peer:
                 items.insert(0, PeerMessages(tuple(by_peer[node_id])))
             try:
-                d.send(codec.encode(items[0] if len(items) == 1 else Many(tuple(items))),
+                d.send(codec.encode(Many.of(items)),
                        zmq.NOBLOCK)
             except zmq.Again:
                 unreachable.add(node_id)

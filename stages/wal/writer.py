@@ -89,7 +89,7 @@ def main(ctx: StageContext) -> None:
         if requests:
             done = writer.write(requests)
             if done:  # one frame per batch: raft wakes once per fdatasync
-                respc.send(Many(tuple(done)) if len(done) > 1 else done[0])
+                respc.send(Many.of(done))
 
     loop = Loop()
     loop.stop_on_signals()
