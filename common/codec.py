@@ -69,6 +69,22 @@ def encode(value: Any) -> bytes:
     return _VERSION_BYTE + _packer.pack(value)
 
 
+_ONE_ENTRY_MAP = 0x81
+
+
+def code_of(cls: type) -> int:
+    return _BY_TYPE[cls][0]
+
+
+def type_code(frame: bytes) -> int | None:
+    """The type code of the value a frame holds, read without decoding it (None if the frame
+    does not start like a petcd value). Lets a stage pass frames on without decoding them."""
+    if len(frame) < 3 or frame[0] != FORMAT_VERSION or frame[1] != _ONE_ENTRY_MAP:
+        return None
+    code = frame[2]
+    return code if code < 128 else None   # codes are positive fixints on the wire
+
+
 def decode(frame: bytes) -> Any:
     if not frame or frame[0] != FORMAT_VERSION:
         raise CodecError("not a petcd frame of format version "

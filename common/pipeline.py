@@ -10,10 +10,12 @@ applyc:   raft -> apply    ApplyBatch, ApplySnapshot
 appliedc: apply -> raft    Applied, LeaseChanges and Membership (before the Applied of the same
                            batch)
 resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
-sendc:    raft -> transport  PeerMessages, Membership, LeaseAsk and LeaseAnswer, MemberChangeAsk
-                             and MemberChangeRefused for another member
-recvc:    transport -> raft  PeerMessages, PeerUnreachable, SnapshotStatus, PeerActivity,
-                             LeaseAsk, LeaseAnswer, MemberChangeAsk, MemberChangeRefused
+sendc:    raft -> transport  PeerFrame (PeerMessages for a MsgSnap), Membership, LeaseAsk and
+                             LeaseAnswer, MemberChangeAsk and MemberChangeRefused for another
+                             member
+recvc:    transport -> raft  PeerMessages (a peer's frame as it came), PeerUnreachable,
+                             SnapshotStatus, PeerActivity, LeaseAsk, LeaseAnswer,
+                             MemberChangeAsk, MemberChangeRefused
 (peers):  transport -> transport  PeerMessages, SnapshotChunk, LeaseAsk, LeaseAnswer,
                                   MemberChangeAsk, MemberChangeRefused, RemovedNotice,
                                   ClusterAsk and ClusterInfo (a joining member) (TCP)
@@ -152,6 +154,15 @@ class PeerMessages:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerFrame:
+    """raft to transport: one peer's messages of a turn, already encoded as the PeerMessages
+    frame the peer receives. transport sends it as it is and the receiving transport hands it
+    to raft as it is: only the two rafts decode messages and their entries."""
+    to: int
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PeerUnreachable:
     node_id: int
 
@@ -230,6 +241,6 @@ for _code, _cls in enumerate((
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
         PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
         TransferLeadership, TransferLeadershipStarted, PublishAttributes, SnapshotChunk,
-        ApplySnapshot), start=49):
+        ApplySnapshot, PeerFrame), start=49):
     codec.register(_code, _cls)
 

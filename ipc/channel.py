@@ -8,7 +8,7 @@ after the poller said there is something to read.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import zmq
 
@@ -43,12 +43,14 @@ class Sender:
         self._pub = PIPES[pipe].sender_type == zmq.PUB
 
     def send(self, value: Any, topic: bytes = b"") -> None:
-        frame = codec.encode(value)
-        # Zero-copy sends pay for tracking; below ~64 KiB copying is cheaper (pyzmq's advice).
-        copy = len(frame) < ZERO_COPY_MIN_BYTES
+        self.send_frame(codec.encode(value), topic)
+
+    def send_frame(self, frame: bytes, topic: bytes = b"") -> None:
+        """Send a value already encoded (transport passes peers' frames on this way)."""
         if self._pub:
             self.socket.send(topic, _SNDMORE)
-        self.socket.send(frame, copy=copy)
+        # Zero-copy sends pay for tracking; below ~64 KiB copying is cheaper (pyzmq's advice).
+        self.socket.send(frame, copy=len(frame) < ZERO_COPY_MIN_BYTES)
 
     def close(self) -> None:
         self.socket.close(0)
@@ -64,8 +66,11 @@ class Receiver:
             for t in topics:
                 self.socket.setsockopt(zmq.SUBSCRIBE, t)
 
-    def drain(self, max_count: int = 100_000) -> list[Any]:
-        """Everything queued now (up to max_count frames), decoded, without blocking."""
+    def drain(self, max_count: int = 100_000,
+              on_garbage: Callable[[codec.CodecError], None] | None = None) -> list[Any]:
+        """Everything queued now (up to max_count frames), decoded, without blocking. A frame
+        that does not decode raises CodecError, or with `on_garbage` is reported and skipped
+        (for frames that came from outside the member undecoded)."""
         out = []
         sock = self.socket
         sub = self._sub
@@ -80,11 +85,17 @@ class Receiver:
         while True:
             if sub:  # that was the topic; the value follows in the same message
                 frame = sock.recv(_NOBLOCK)
-            value = codec.decode(frame)
-            if type(value) is Many:
-                out.extend(value.items)
+            try:
+                value = codec.decode(frame)
+            except codec.CodecError as e:
+                if on_garbage is None:
+                    raise
+                on_garbage(e)
             else:
-                out.append(value)
+                if type(value) is Many:
+                    out.extend(value.items)
+                else:
+                    out.append(value)
             frames += 1
             if frames >= max_count or not sock.getsockopt(_EVENTS) & _POLLIN:
                 return out

@@ -32,12 +32,13 @@ from petcd.common.membership import (
     MemberChangeAsk, MemberChangeRefused, MemberRemoved, Membership, PeerActivity,
 )
 from petcd.common.pipeline import (
-    AppendDone, Applied, ApplyBatch, PeerMessages, PeerUnreachable, Proposal, RaftStatus,
+    AppendDone, Applied, ApplyBatch, Many, PeerFrame, PeerMessages, PeerUnreachable, Proposal,
+    RaftStatus,
     ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
     TransferLeadershipStarted,
 )
 from petcd.common.types import (
-    EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
+    EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState, Message, MessageType,
 )
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -162,7 +163,7 @@ def main(ctx: StageContext) -> None:
                            topic=worker_topic(x.worker))
 
     def on_recvc() -> None:
-        for item in recvc.drain():
+        for item in recvc.drain(on_garbage=on_peer_garbage):
             if isinstance(item, PeerMessages):
                 node.step(list(item.messages))
             elif isinstance(item, PeerUnreachable):
@@ -179,6 +180,11 @@ def main(ctx: StageContext) -> None:
                 members.refused(item)
             elif isinstance(item, PeerActivity):
                 reconfig.on_activity(item, time.monotonic())
+
+    def on_peer_garbage(e: Exception) -> None:
+        # transport passes peers' frames on undecoded: a bad one is dropped here, like a
+        # message lost on the network, instead of stopping the member.
+        ctx.log.warning("dropped an undecodable frame from a peer: %s", e)
 
     def on_respc() -> None:
         for item in respc.drain():
@@ -215,7 +221,7 @@ def main(ctx: StageContext) -> None:
                 failpoint.hit("raft.before_leader_send"
                               if node.rawnode.raft.state == StateType.LEADER
                               else "raft.before_follower_send")
-            sendc.send(PeerMessages(tuple(out.peer_messages)))
+            sendc.send(Many.of(peer_frames(out.peer_messages)))
         for batch in out.applies:
             if isinstance(batch, ApplyBatch) and _apply_conf_changes(node, batch.entries):
                 removal["at"] = removal["at"] or time.monotonic()
@@ -280,6 +286,21 @@ def main(ctx: StageContext) -> None:
     loop.run()
 
 
+def peer_frames(messages: list[Message]) -> list[PeerFrame | PeerMessages]:
+    """One frame per peer, encoded here once for transport to send as it is; a MsgSnap goes
+    decoded, for transport streams the store before it."""
+    by_peer: dict[int, list[Message]] = {}
+    out: list[PeerFrame | PeerMessages] = []
+    for m in messages:
+        if m.type == MessageType.SNAP:
+            out.append(PeerMessages((m,)))
+        else:
+            by_peer.setdefault(m.to, []).append(m)
+    for to, msgs in by_peer.items():
+        out.append(PeerFrame(to, encode(PeerMessages(tuple(msgs)))))
+    return out
+
+
 def _propose(node: RaftNode, data: bytes) -> bool:
     try:
         node.rawnode.propose_batch([data])
@@ -315,4 +336,4 @@ def _apply_conf_changes(node: RaftNode, entries) -> bool:
     return removed
 
 
-__all__ = ["main", "build_node"]
+__all__ = ["main", "build_node", "peer_frames"]

@@ -2,9 +2,10 @@
 
 Theory of operation: one ROUTER socket listens on --listen-peer-urls; for every other member of
 the cluster, one DEALER socket (its identity is our member id) connects to that member's first
-peer URL, and ZeroMQ reconnects it with back-off whenever the link drops. Each turn, everything
-raft queued on sendc is grouped by destination and sent as one frame per peer; everything
-received is handed to raft as one batch. Queues are bounded by the high-water mark: a frame
+peer URL, and ZeroMQ reconnects it with back-off whenever the link drops. raft encodes its
+messages of a turn as one frame per peer (PeerFrame), which is sent as it is; a peer's frames
+of raft messages are handed to raft as they came. Only the two rafts decode messages and their
+entries: transport reads a frame's type code, not its content. Queues are bounded by the high-water mark: a frame
 that does not fit (the peer is down or far behind) is dropped and the peer reported
 unreachable, so raft probes it instead of streaming into the void. Every link, both ends, runs
 ZeroMQ's heartbeats and a handshake timeout (--peer-keepalive-timeout-ms): a connection whose
@@ -43,7 +44,7 @@ from petcd.common.membership import (
     ClusterAsk, ClusterInfo, MemberChangeAsk, MemberChangeRefused, MemberRemoved, Membership,
     PeerActivity, RemovedNotice,
 )
-from petcd.common.pipeline import Many, PeerMessages, PeerUnreachable, SnapshotChunk
+from petcd.common.pipeline import Many, PeerFrame, PeerMessages, PeerUnreachable, SnapshotChunk
 from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -51,6 +52,8 @@ from petcd.ipc.stage import StageContext
 from .snapshot import SnapshotReceiver, SnapshotSender
 
 _ID = struct.Struct(">Q")
+_NOBLOCK = int(zmq.NOBLOCK)
+_PEER_MESSAGES = codec.code_of(PeerMessages)
 # What raft sends to raft on other members, besides raft messages.
 _FORWARDED = (LeaseAsk, LeaseAnswer, MemberChangeAsk, MemberChangeRefused)
 PEER_HWM = 10_000            # frames queued per peer before it counts as unreachable
@@ -171,41 +174,48 @@ class Transport:
                 self.on_removed()
 
     def send(self, batches: list) -> tuple[set[int], list]:
-        """Send one frame per peer; return the peers found unreachable and the MsgSnaps,
-        which the caller streams with their stores. Besides raft's messages, `batches` may
-        hold lease questions and answers for the leader (anything with a `to`)."""
-        by_peer: dict[int, list] = {}
+        """Send raft's frames (PeerFrame, encoded by raft) as they are; return the peers found
+        unreachable and the MsgSnaps, which the caller streams with their stores. Besides,
+        `batches` may hold decoded raft messages and lease and membership questions and
+        answers for the leader (anything with a `to`): one frame per peer carries these."""
+        frames: list[PeerFrame] = []
+        messages: dict[int, list] = {}
         extra: dict[int, list] = {}
         snapshots: list = []
         for batch in batches:
-            if not isinstance(batch, PeerMessages):
+            if type(batch) is PeerFrame:
+                frames.append(batch)
+            elif isinstance(batch, PeerMessages):
+                for m in batch.messages:
+                    if m.type == MessageType.SNAP:
+                        snapshots.append(m)
+                    else:
+                        messages.setdefault(m.to, []).append(m)
+            else:
                 extra.setdefault(batch.to, []).append(batch)
-                continue
-            for m in batch.messages:
-                if m.type == MessageType.SNAP:
-                    snapshots.append(m)
-                    continue
-                by_peer.setdefault(m.to, []).append(m)
         unreachable: set[int] = set()
-        for node_id in by_peer.keys() | extra.keys():
-            d = self.dealers.get(node_id)
-            if d is None:
-                unreachable.add(node_id)
-                continue
-            items = extra.get(node_id, [])
-            if node_id in by_peer:
-                items.insert(0, PeerMessages(tuple(by_peer[node_id])))
-            try:
-                d.send(codec.encode(Many.of(items)),
-                       zmq.NOBLOCK)
-            except zmq.Again:
-                unreachable.add(node_id)
+        for f in frames:
+            self._send(f.to, f.frame, unreachable)
+        for node_id, msgs in messages.items():
+            extra.setdefault(node_id, []).insert(0, PeerMessages(tuple(msgs)))
+        for node_id, items in extra.items():
+            self._send(node_id, codec.encode(Many.of(items)), unreachable)
         return unreachable, snapshots
 
-    def receive(self) -> tuple[list, list[SnapshotChunk], list]:
-        """Raft messages, snapshot chunks, and the rest (lease and membership questions and
-        answers)."""
-        msgs: list = []
+    def _send(self, node_id: int, frame: bytes, unreachable: set[int]) -> None:
+        d = self.dealers.get(node_id)
+        if d is None:
+            unreachable.add(node_id)
+            return
+        try:
+            d.send(frame, _NOBLOCK)
+        except zmq.Again:
+            unreachable.add(node_id)
+
+    def receive(self) -> tuple[list[bytes], list[SnapshotChunk], list]:
+        """Frames of raft messages, as they came (raft decodes them), snapshot chunks, and the
+        rest, decoded (lease and membership questions and answers)."""
+        raw: list[bytes] = []
         chunks: list[SnapshotChunk] = []
         others: list = []
         while True:
@@ -217,6 +227,9 @@ class Transport:
                 continue
             if self.removed and self._from_removed(ident):
                 continue
+            if codec.type_code(frame) == _PEER_MESSAGES:
+                raw.append(frame)
+                continue
             try:
                 batch = codec.decode(frame)
             except codec.CodecError:
@@ -227,12 +240,12 @@ class Transport:
                 continue
             for item in batch.items if isinstance(batch, Many) else (batch,):
                 if isinstance(item, PeerMessages):
-                    msgs.extend(item.messages)
+                    raw.append(codec.encode(item))
                 elif isinstance(item, SnapshotChunk):
                     chunks.append(item)
                 elif isinstance(item, _FORWARDED):
                     others.append(item)
-        return msgs, chunks, others
+        return raw, chunks, others
 
     def _from_removed(self, ident: bytes) -> bool:
         """Whether `ident` (a peer's message or snapshot link) is a removed member's; if so,
@@ -321,7 +334,10 @@ def main(ctx: StageContext) -> None:
             snap_sender.start(m)
 
     def on_peer() -> None:
-        msgs, chunks, others = transport.receive()
+        raw, chunks, others = transport.receive()
+        for frame in raw:
+            recvc.send_frame(frame)
+        msgs = []
         for c in chunks:
             try:
                 m = snap_receiver.on_chunk(c)

@@ -8,6 +8,7 @@ import time
 import pytest
 import zmq
 
+from petcd.common import codec
 from petcd.common.pipeline import AppendDone, Many
 from petcd.ipc.channel import Receiver, Sender
 
@@ -73,5 +74,28 @@ def test_drain_strips_the_topic_of_a_pub_sub_pipe(pipe_dir):
             if rx.socket.poll(50, zmq.POLLIN):
                 got = rx.drain()
         assert got and set(got) == {AppendDone(7)}
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_drain_skips_an_undecodable_frame_only_when_told_to(pipe_dir):
+    ctx = zmq.Context()
+    rx = Receiver(ctx, pipe_dir, "respc")
+    tx = Sender(ctx, pipe_dir, "respc")
+    try:
+        tx.send(AppendDone(1))
+        tx.send_frame(b"\x01\x81\x3dgarbage")
+        tx.send_frame(codec.encode(AppendDone(2)))
+        dropped = []
+        got, deadline = [], time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            wait_readable(rx)
+            got += rx.drain(on_garbage=dropped.append)
+        assert got == [AppendDone(1), AppendDone(2)]
+        assert len(dropped) == 1 and isinstance(dropped[0], codec.CodecError)
+        tx.send_frame(b"garbage")
+        wait_readable(rx)
+        with pytest.raises(codec.CodecError):
+            rx.drain()
     finally:
         ctx.destroy(linger=0)
