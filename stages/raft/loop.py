@@ -33,8 +33,7 @@ from petcd.common.membership import (
 )
 from petcd.common.pipeline import (
     AppendDone, Applied, ApplyBatch, Many, PeerFrame, PeerMessages, PeerUnreachable, Proposal,
-    RaftStatus,
-    ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
+    RaftStatus, ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
     TransferLeadershipStarted,
 )
 from petcd.common.types import (
@@ -181,10 +180,16 @@ def main(ctx: StageContext) -> None:
             elif isinstance(item, PeerActivity):
                 reconfig.on_activity(item, time.monotonic())
 
+    garbage = {"logged_at": float("-inf")}
+
     def on_peer_garbage(e: Exception) -> None:
         # transport passes peers' frames on undecoded: a bad one is dropped here, like a
-        # message lost on the network, instead of stopping the member.
-        ctx.log.warning("dropped an undecodable frame from a peer: %s", e)
+        # message lost on the network, instead of stopping the member. Logged at most once
+        # a second, so that a peer sending garbage cannot flood the log.
+        now = time.monotonic()
+        if now - garbage["logged_at"] >= 1.0:
+            garbage["logged_at"] = now
+            ctx.log.warning("dropped an undecodable frame from a peer: %s", e)
 
     def on_respc() -> None:
         for item in respc.drain():
