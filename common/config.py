@@ -119,9 +119,6 @@ KNOBS: tuple[Knob, ...] = (
     Knob("wal-segment-size-bytes", int, 64 << 20, "preallocated size of one WAL segment"),
     Knob("wal-fsync", _bool, True, "fdatasync the WAL before acknowledging (never off in prod)"),
     Knob("apply-max-batch-entries", int, 4096, "committed entries applied in one LMDB txn"),
-    Knob("apply-report-interval-ms", int, 10,
-         "apply tells raft its applied index at most this often (membership and lease changes "
-         "at once); api workers hear of every batch"),
     Knob("lmdb-map-size-bytes", int, 8 << 30, "LMDB map size (address space, not disk)"),
     Knob("pipe-hwm", int, 100_000, "ZeroMQ high-water mark of the inter-stage pipes"),
     Knob("debug-failpoints", _bool, False,

@@ -26,7 +26,6 @@ class Loop:
         self._handlers: dict[zmq.Socket, Callable[[], None]] = {}
         self._writers: dict[zmq.Socket, Callable[[], None]] = {}
         self._timers: list[list] = []  # [next_due, interval_s, fn]
-        self._once: list[tuple[float, Callable[[], None]]] = []
         self._after_turn: list[Callable[[], None]] = []
         self.running = False
 
@@ -47,10 +46,6 @@ class Loop:
     def every(self, interval_s: float, fn: Callable[[], None]) -> None:
         self._timers.append([time.monotonic() + interval_s, interval_s, fn])
 
-    def later(self, delay_s: float, fn: Callable[[], None]) -> None:
-        """Call `fn` once, after at least `delay_s`."""
-        self._once.append((time.monotonic() + delay_s, fn))
-
     def after_turn(self, fn: Callable[[], None]) -> None:
         self._after_turn.append(fn)
 
@@ -68,8 +63,6 @@ class Loop:
             timeout_ms = 1000.0
             for t in self._timers:
                 timeout_ms = min(timeout_ms, max(0.0, (t[0] - now) * 1000.0))
-            for due, _ in self._once:
-                timeout_ms = min(timeout_ms, max(0.0, (due - now) * 1000.0))
             try:
                 events = self.poller.poll(timeout_ms)
             except zmq.ZMQError:
@@ -88,11 +81,5 @@ class Loop:
                     if t[0] <= now:
                         t[0] = now + t[1]  # late: skip, never fire twice to catch up
                     t[2]()
-            if self._once:
-                due_now = [fn for due, fn in self._once if now >= due]
-                if due_now:
-                    self._once = [(due, fn) for due, fn in self._once if now < due]
-                    for fn in due_now:
-                        fn()
             for fn in self._after_turn:
                 fn()

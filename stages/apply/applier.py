@@ -4,8 +4,7 @@ Theory of operation: at start, open the store and tell raft how far it got (Appl
 drain every ApplyBatch queued on applyc and apply all their entries in ONE LMDB transaction
 whose applied index is the last entry's (DESIGN.md 1, 4). Entries at or below the stored applied
 index are skipped (raft replays from its last snapshot after a restart). Then publish each
-client's result to its api worker, and the new applied index to every worker and to raft (raft
-hears at most once per --apply-report-interval-ms: raft_report.py).
+client's result to its api worker, and the new applied index to raft and to every worker.
 
 Entry kinds: an empty normal entry (a new leader's) changes nothing; a normal entry is an
 encoded InternalRequest whose op is executed; a conf-change entry updates the member table
@@ -45,7 +44,6 @@ from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common import identity
 from .mvcc import Batch, MvccStore
-from .raft_report import RaftReport
 
 WORKER_SHIFT = 48
 
@@ -249,8 +247,6 @@ def main(ctx: StageContext) -> None:
     appliedc.send(applier.take_membership(force=True))
     appliedc.send(Applied(applier.applied_index, store.current_revision()))
     max_batch = cfg.apply_max_batch_entries
-    loop = Loop()
-    report = RaftReport(appliedc.send, cfg.apply_report_interval_ms / 1000.0, loop.later)
 
     def on_applyc() -> None:
         items = applyc.drain(max_batch)
@@ -266,7 +262,7 @@ def main(ctx: StageContext) -> None:
                 appliedc.send(applier.all_leases())
                 appliedc.send(applier.take_membership(force=True))
                 applied = Applied(item.index, store.current_revision())
-                report.applied(applied, urgent=True)
+                appliedc.send(applied)
                 resultc.send(applied, topic=BROADCAST_TOPIC)
             elif isinstance(item, ApplyBatch):
                 run.append(item)
@@ -290,7 +286,7 @@ def main(ctx: StageContext) -> None:
         if membership is not None:
             appliedc.send(membership)
         applied = Applied(last or applier.applied_index, store.current_revision())
-        report.applied(applied, urgent=changes is not None or membership is not None)
+        appliedc.send(applied)
         resultc.send(applied, topic=BROADCAST_TOPIC)
         compact_a_little()
 
@@ -301,6 +297,7 @@ def main(ctx: StageContext) -> None:
         for r in applier.release_held():
             resultc.send(r, topic=worker_topic(worker_of(r.request_id)))
 
+    loop = Loop()
     loop.stop_on_signals()
     loop.on_readable(applyc.socket, on_applyc)
     # Each wakeup of a stage costs real CPU (poll, ZeroMQ's I/O thread), so the compaction
