@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import codec
-from .types import Entry, HardState, Message, Snapshot
+from .types import Entry, HardState, Message, MessageType, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +160,21 @@ class PeerFrame:
     to raft as it is: only the two rafts decode messages and their entries."""
     to: int
     frame: bytes
+
+    @staticmethod
+    def per_peer(messages) -> list:
+        """`messages` as one PeerFrame per peer, in the order they were sent; a MsgSnap stays
+        decoded (PeerMessages), for transport streams the store before it."""
+        by_peer: dict[int, list[Message]] = {}
+        out: list = []
+        for m in messages:
+            if m.type == MessageType.SNAP:
+                out.append(PeerMessages((m,)))
+            else:
+                by_peer.setdefault(m.to, []).append(m)
+        for to, msgs in by_peer.items():
+            out.append(PeerFrame(to, codec.encode(PeerMessages(tuple(msgs)))))
+        return out
 
 
 @dataclass(frozen=True, slots=True)

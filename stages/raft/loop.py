@@ -37,7 +37,7 @@ from petcd.common.pipeline import (
     TransferLeadershipStarted,
 )
 from petcd.common.types import (
-    EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState, Message, MessageType,
+    EMPTY_HARD_STATE, ConfChange, ConfChangeType, EntryType, HardState,
 )
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
@@ -226,7 +226,7 @@ def main(ctx: StageContext) -> None:
                 failpoint.hit("raft.before_leader_send"
                               if node.rawnode.raft.state == StateType.LEADER
                               else "raft.before_follower_send")
-            sendc.send(Many.of(peer_frames(out.peer_messages)))
+            sendc.send(Many.of(PeerFrame.per_peer(out.peer_messages)))
         for batch in out.applies:
             if isinstance(batch, ApplyBatch) and _apply_conf_changes(node, batch.entries):
                 removal["at"] = removal["at"] or time.monotonic()
@@ -291,21 +291,6 @@ def main(ctx: StageContext) -> None:
     loop.run()
 
 
-def peer_frames(messages: list[Message]) -> list[PeerFrame | PeerMessages]:
-    """One frame per peer, encoded here once for transport to send as it is; a MsgSnap goes
-    decoded, for transport streams the store before it."""
-    by_peer: dict[int, list[Message]] = {}
-    out: list[PeerFrame | PeerMessages] = []
-    for m in messages:
-        if m.type == MessageType.SNAP:
-            out.append(PeerMessages((m,)))
-        else:
-            by_peer.setdefault(m.to, []).append(m)
-    for to, msgs in by_peer.items():
-        out.append(PeerFrame(to, encode(PeerMessages(tuple(msgs)))))
-    return out
-
-
 def _propose(node: RaftNode, data: bytes) -> bool:
     try:
         node.rawnode.propose_batch([data])
@@ -341,4 +326,4 @@ def _apply_conf_changes(node: RaftNode, entries) -> bool:
     return removed
 
 
-__all__ = ["main", "build_node", "peer_frames"]
+__all__ = ["main", "build_node"]

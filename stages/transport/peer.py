@@ -3,14 +3,15 @@
 Theory of operation: one ROUTER socket listens on --listen-peer-urls; for every other member of
 the cluster, one DEALER socket (its identity is our member id) connects to that member's first
 peer URL, and ZeroMQ reconnects it with back-off whenever the link drops. raft encodes its
-messages of a turn as one frame per peer (PeerFrame), which is sent as it is; a peer's frames
-of raft messages are handed to raft as they came. Only the two rafts decode messages and their
-entries: transport reads a frame's type code, not its content. Queues are bounded by the high-water mark: a frame
-that does not fit (the peer is down or far behind) is dropped and the peer reported
-unreachable, so raft probes it instead of streaming into the void. Every link, both ends, runs
-ZeroMQ's heartbeats and a handshake timeout (--peer-keepalive-timeout-ms): a connection whose
-far end went silent (a crashed host, a dropped route, a half-closed socket) is dropped and
-redialled within that time, instead of ZeroMQ's 30 s handshake wait or TCP's minutes.
+messages of a turn as one frame per peer (PeerFrame), which is sent as it is; a peer's frames of
+raft messages are handed to raft as they came. Only the two rafts decode messages and their
+entries: transport reads a frame's type code, not its content. Queues are bounded by the
+high-water mark: a frame that does not fit (the peer is down or far behind) is dropped and the peer
+reported unreachable, so raft probes it instead of streaming into the void. Every link, both
+ends, runs ZeroMQ's heartbeats and a handshake timeout (--peer-keepalive-timeout-ms): a
+connection whose far end went silent (a crashed host, a dropped route, a half-closed socket) is
+dropped and redialled within that time, instead of ZeroMQ's 30 s handshake wait or TCP's
+minutes.
 
 Snapshots: a MsgSnap is not sent as a message. snapshot.py streams the leader's LMDB store
 after it on a second connection per peer, and the receiving transport hands the MsgSnap to raft
@@ -176,28 +177,25 @@ class Transport:
     def send(self, batches: list) -> tuple[set[int], list]:
         """Send raft's frames (PeerFrame, encoded by raft) as they are; return the peers found
         unreachable and the MsgSnaps, which the caller streams with their stores. Besides,
-        `batches` may hold decoded raft messages and lease and membership questions and
-        answers for the leader (anything with a `to`): one frame per peer carries these."""
+        `batches` may hold decoded raft messages (a MsgSnap), and lease and membership
+        questions and answers for the leader (anything with a `to`), one frame per peer."""
         frames: list[PeerFrame] = []
-        messages: dict[int, list] = {}
         extra: dict[int, list] = {}
         snapshots: list = []
         for batch in batches:
             if type(batch) is PeerFrame:
                 frames.append(batch)
             elif isinstance(batch, PeerMessages):
-                for m in batch.messages:
-                    if m.type == MessageType.SNAP:
-                        snapshots.append(m)
+                for f in PeerFrame.per_peer(batch.messages):
+                    if type(f) is PeerFrame:
+                        frames.append(f)
                     else:
-                        messages.setdefault(m.to, []).append(m)
+                        snapshots.extend(f.messages)
             else:
                 extra.setdefault(batch.to, []).append(batch)
         unreachable: set[int] = set()
         for f in frames:
             self._send(f.to, f.frame, unreachable)
-        for node_id, msgs in messages.items():
-            extra.setdefault(node_id, []).insert(0, PeerMessages(tuple(msgs)))
         for node_id, items in extra.items():
             self._send(node_id, codec.encode(Many.of(items)), unreachable)
         return unreachable, snapshots

@@ -1,10 +1,9 @@
-"""raft encodes its messages once per peer (peer_frames), transport reads only a frame's type
+"""raft encodes its messages once per peer (PeerFrame.per_peer), transport reads only a frame's type
 code (codec.type_code) to pass raft's frames on, and a peer's frame decodes on the far side to
 the messages raft sent."""
 from petcd.common import codec
 from petcd.common.pipeline import AppendDone, Many, PeerFrame, PeerMessages
 from petcd.common.types import Entry, Message, MessageType, Snapshot, SnapshotMetadata
-from petcd.stages.raft.loop import peer_frames
 
 
 def app(to: int, index: int) -> Message:
@@ -14,7 +13,7 @@ def app(to: int, index: int) -> Message:
 
 def test_one_frame_per_peer_in_the_order_raft_sent():
     msgs = [app(2, 10), app(3, 10), app(2, 11)]
-    frames = peer_frames(msgs)
+    frames = PeerFrame.per_peer(msgs)
     assert [type(f) for f in frames] == [PeerFrame, PeerFrame]
     by_peer = {f.to: codec.decode(f.frame) for f in frames}
     assert by_peer == {2: PeerMessages((msgs[0], msgs[2])), 3: PeerMessages((msgs[1],))}
@@ -23,7 +22,7 @@ def test_one_frame_per_peer_in_the_order_raft_sent():
 def test_a_snapshot_message_stays_decoded_for_transport_to_stream_its_store():
     snap = Message(MessageType.SNAP, to=3, frm=1, term=2,
                    snapshot=Snapshot(b"", SnapshotMetadata(index=5, term=2)))
-    frames = peer_frames([app(2, 10), snap])
+    frames = PeerFrame.per_peer([app(2, 10), snap])
     assert PeerMessages((snap,)) in frames
     assert [f.to for f in frames if isinstance(f, PeerFrame)] == [2]
 
