@@ -31,6 +31,7 @@ from __future__ import annotations
 import zlib
 
 from petcd.common.errors import ErrCompacted, ErrFutureRev
+from petcd.stages.apply.long_keys import stored
 from petcd.stages.apply.read import ReadView, idx_at, fresh
 from petcd.stages.apply.schema import DB_KEY, FLAG_PUT, IDX, REV, Dbs, change_key, idx_main
 
@@ -70,7 +71,7 @@ def compact_step(txn, dbs: Dbs, revision: int, cursor: bytes, batch_limit: int
                 next_cursor = k
                 break
             scanned += 1
-            keys[change_key(row)] = None
+            keys[stored(change_key(row))] = None
     # Prune after the scan: deleting rows under a live iterator is asking for trouble.
     removed = 0
     idx_cur = txn.cursor(db=dbs.key)
@@ -80,8 +81,9 @@ def compact_step(txn, dbs: Dbs, revision: int, cursor: bytes, batch_limit: int
     return next_cursor, removed
 
 
-def _compact_key(txn, dbs: Dbs, cur, key: bytes, probe: bytes, revision: int) -> int:
-    newest = idx_at(cur, key, probe)
+def _compact_key(txn, dbs: Dbs, cur, sk: bytes, probe: bytes, revision: int) -> int:
+    """Prune the history of stored key ``sk``; returns the rows removed."""
+    newest = idx_at(cur, sk, probe)
     if newest is None:
         return 0
     # A tombstone exactly at the compact revision stays (until a later compaction): a watch
@@ -91,7 +93,7 @@ def _compact_key(txn, dbs: Dbs, cur, key: bytes, probe: bytes, revision: int) ->
     keep_newest = newest[16] == FLAG_PUT or idx_main(newest) == revision
     rev_db = dbs.rev
     removed = 0
-    if not cur.set_key(key):
+    if not cur.set_key(sk):
         return 0
     while True:
         idx = cur.value()
@@ -100,7 +102,7 @@ def _compact_key(txn, dbs: Dbs, cur, key: bytes, probe: bytes, revision: int) ->
         txn.delete(idx[:16], db=rev_db)
         removed += 1
         # delete() moves to the next dup, or to the next key after the last one.
-        if not cur.delete() or cur.key() != key:
+        if not cur.delete() or cur.key() != sk:
             break
     return removed
 
@@ -125,7 +127,7 @@ def hash_kv(view: ReadView, revision: int = 0) -> tuple[int, int, int]:
             break
         if idx_main(k) <= compact:
             # Kept by a compaction at `revision` iff it is the key's newest put <= revision.
-            newest = idx_at(idx_cur, change_key(row), probe)
+            newest = idx_at(idx_cur, stored(change_key(row)), probe)
             if newest is None or newest[16] != FLAG_PUT or newest[:16] != k:
                 continue
         h = crc(row, crc(k, h))

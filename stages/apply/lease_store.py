@@ -2,7 +2,8 @@
 
 Theory of operation. The store keeps what the state machine must agree on across members and
 restarts: a lease's existence, its granted TTL (and last checkpointed remaining TTL), and its
-attached keys (``lease_keys``, dup-sorted, so revoking a lease finds its keys without a scan).
+attached keys (``lease_keys``, dup-sorted stored keys (long_keys.py), so revoking a lease finds
+its keys without a scan).
 Expiry timing, keep-alives and leader-only decisions belong to the lessor (stages/apply/lease.py,
 to come), which drives grant/revoke through raft.
 
@@ -12,7 +13,8 @@ Must never: bump the revision (only the key deletions of a revoke do, in mvcc).
 """
 from __future__ import annotations
 
-from petcd.stages.apply.schema import LEASE_ID, LEASE_ROW, Dbs
+from petcd.stages.apply.long_keys import is_hashed
+from petcd.stages.apply.schema import LEASE_ID, LEASE_ROW, Dbs, latest_key
 
 _id = LEASE_ID.pack
 
@@ -40,20 +42,25 @@ def delete(txn, dbs: Dbs, lease_id: int) -> None:
         cur.delete(dupdata=True)
 
 
-def attach(txn, dbs: Dbs, lease_id: int, key: bytes) -> None:
-    txn.put(_id(lease_id), key, db=dbs.lease_keys, dupdata=True)
+def attach(txn, dbs: Dbs, lease_id: int, stored_key: bytes) -> None:
+    txn.put(_id(lease_id), stored_key, db=dbs.lease_keys, dupdata=True)
 
 
-def detach(txn, dbs: Dbs, lease_id: int, key: bytes) -> None:
-    txn.delete(_id(lease_id), key, db=dbs.lease_keys)
+def detach(txn, dbs: Dbs, lease_id: int, stored_key: bytes) -> None:
+    txn.delete(_id(lease_id), stored_key, db=dbs.lease_keys)
 
 
 def keys(txn, dbs: Dbs, lease_id: int) -> list[bytes]:
-    """The attached keys, ascending (etcd revokes in sorted key order)."""
+    """The attached user keys, ascending (etcd revokes in sorted key order)."""
     cur = txn.cursor(db=dbs.lease_keys)
     if not cur.set_key(_id(lease_id)):
         return []
-    return list(cur.iternext_dup())
+    out = list(cur.iternext_dup())
+    if any(is_hashed(k) for k in out):
+        # A hashed key's whole form is in its latest row (attached means it exists now).
+        out = sorted(latest_key(txn.get(k, db=dbs.latest)) if is_hashed(k) else k
+                     for k in out)
+    return out
 
 
 def ids(txn, dbs: Dbs) -> list[int]:

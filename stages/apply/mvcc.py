@@ -42,7 +42,6 @@ import lmdb
 from petcd.common import failpoint
 from petcd.common.errors import (
     ErrEmptyKey, ErrKeyNotFound, ErrLeaseExist, ErrLeaseNotFound, ErrNoSpace,
-    ErrRequestTooLarge,
 )
 from petcd.common.kv import (
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, Event,
@@ -54,9 +53,10 @@ from petcd.stages.apply.alarm_store import AlarmType
 from petcd.stages.apply.quota import Quota, txn_cost
 from petcd.stages.apply.read import ReadView, fresh
 from petcd.stages.apply.reader import ReadApi
+from petcd.stages.apply.long_keys import stored
 from petcd.stages.apply.schema import (
-    MAX_KEY_BYTES, PUT_SUFFIX, REV, TOMBSTONE_SUFFIX, Dbs, encode_change, encode_latest,
-    encode_tombstone, meta_get, meta_put,
+    PUT_SUFFIX, REV, TOMBSTONE_SUFFIX, Dbs, encode_change, encode_latest, encode_tombstone,
+    meta_get, meta_put,
 )
 
 _PUT = EventType.PUT
@@ -200,7 +200,9 @@ class MvccStore(ReadApi):
                 raw = stx.get(schema.M_SCHEMA_VERSION, db=src.open_db(schema.DB_META, txn=stx))
                 if raw is None:
                     raise RuntimeError(f"{path}: not a petcd store")
-                schema.check_version(schema.U64.unpack(raw)[0])
+                version = schema.U64.unpack(raw)[0]
+                if version not in schema.UPGRADABLE_VERSIONS:
+                    schema.check_version(version)
             dbs = self._dbs
             with self._env.begin(write=True) as txn, src.begin() as stx:
                 keep = {k: txn.get(k, db=dbs.meta)
@@ -216,6 +218,8 @@ class MvccStore(ReadApi):
                 for k, v in keep.items():
                     if v is not None:
                         txn.put(k, v, db=dbs.meta)
+                # A copy from a member of an older build is brought to this one's schema.
+                schema.upgrade(txn, dbs, version)
         finally:
             src.close()
         self._load_cached()
@@ -287,8 +291,6 @@ class Batch(ReadView):
         key = req.key
         if not key:
             raise fresh(ErrEmptyKey)
-        if len(key) > MAX_KEY_BYTES:
-            raise fresh(ErrRequestTooLarge)
         # etcd's order for a plain Put: the lease first, then ignore_* (apply.go Put).
         if req.lease and not lease_store.exists(self.tx, self.dbs, req.lease):
             raise fresh(ErrLeaseNotFound)
@@ -423,14 +425,16 @@ class Batch(ReadView):
             create, version, old_lease = main, 1, 0
         else:
             create, version, old_lease = old.create_revision, old.version + 1, old.lease
+        sk = stored(key)
         txn.put(rk, encode_change(key, value, create, version, lease), db=dbs.rev)
-        txn.put(key, rk + PUT_SUFFIX, db=dbs.key, dupdata=True)
-        txn.put(key, encode_latest(create, main, version, lease, value), db=dbs.latest)
+        txn.put(sk, rk + PUT_SUFFIX, db=dbs.key, dupdata=True)
+        txn.put(sk, encode_latest(key, create, main, version, lease, value, sk is not key),
+                db=dbs.latest)
         if old_lease != lease:
             if old_lease:
-                lease_store.detach(txn, dbs, old_lease, key)
+                lease_store.detach(txn, dbs, old_lease, sk)
             if lease:
-                lease_store.attach(txn, dbs, lease, key)
+                lease_store.attach(txn, dbs, lease, sk)
         if self.events is not None:
             self.events.append(Event(_PUT, KeyValue(key, create, main, version, value, lease),
                                      old))
@@ -438,10 +442,11 @@ class Batch(ReadView):
     def _write_delete(self, key: bytes, old: KeyValue) -> None:
         txn, dbs = self.tx, self.dbs
         main, rk = self._next_rev_key()
+        sk = stored(key)
         txn.put(rk, encode_tombstone(key), db=dbs.rev)
-        txn.put(key, rk + TOMBSTONE_SUFFIX, db=dbs.key, dupdata=True)
-        txn.delete(key, db=dbs.latest)
+        txn.put(sk, rk + TOMBSTONE_SUFFIX, db=dbs.key, dupdata=True)
+        txn.delete(sk, db=dbs.latest)
         if old.lease:
-            lease_store.detach(txn, dbs, old.lease, key)
+            lease_store.detach(txn, dbs, old.lease, sk)
         if self.events is not None:
             self.events.append(Event(_DELETE, KeyValue(key, 0, main, 0, b"", 0), old))

@@ -28,9 +28,11 @@ from petcd.common.kv import (
     Event, EventType, KeyValue, RangeRequest, RangeResponse, ResponseHeader, SortOrder,
     SortTarget,
 )
-from petcd.stages.apply import schema
+from petcd.stages.apply import long_keys, schema
+from petcd.stages.apply.long_keys import PREFIX_BYTES, RAW_MAX_BYTES, seek_to, stored
 from petcd.stages.apply.schema import (
-    FLAG_PUT, IDX, MAX_KEY_BYTES, REV, Dbs, decode_change, decode_latest, idx_main,
+    FLAG_PUT, IDX, REV, Dbs, change_key, decode_change, decode_latest, decode_latest_stored,
+    idx_main, latest_key,
 )
 
 # A range_end of "\0" means "every key >= key" (etcd's mkGteRange).
@@ -84,21 +86,27 @@ class ReadView:
     # --- point lookups -----------------------------------------------------------------------
     def get(self, key: bytes) -> KeyValue | None:
         """The current KeyValue of ``key`` (one lookup in ``latest``), or None."""
-        if len(key) > MAX_KEY_BYTES or not key:
+        if not key:
             return None
-        row = self.tx.get(key, db=self.dbs.latest)
-        return None if row is None else decode_latest(key, row)
+        sk = key if len(key) <= RAW_MAX_BYTES else stored(key)
+        row = self.tx.get(sk, db=self.dbs.latest)
+        if row is None:
+            return None
+        kv = decode_latest_stored(sk, row)
+        # A hashed stored key names its key only up to the digest: compare the whole key.
+        return kv if sk is key or kv.key == key else None
 
     def kv_at(self, key: bytes, rev: int) -> KeyValue | None:
         """The KeyValue of ``key`` as of revision ``rev`` (None if absent or deleted then)."""
         if rev >= self.rev:
             return self.get(key)
-        if len(key) > MAX_KEY_BYTES or not key:
+        if not key:
             return None
-        idx = idx_at(self.tx.cursor(db=self.dbs.key), key, IDX.pack(rev + 1, 0, 0))
+        idx = idx_at(self.tx.cursor(db=self.dbs.key), stored(key), IDX.pack(rev + 1, 0, 0))
         if idx is None or idx[16] != FLAG_PUT:
             return None
-        return decode_change(self.tx.get(idx[:16], db=self.dbs.rev), idx_main(idx))
+        kv = decode_change(self.tx.get(idx[:16], db=self.dbs.rev), idx_main(idx))
+        return kv if kv.key == key else None
 
     # --- Range -------------------------------------------------------------------------------
     def check_revision(self, revision: int) -> int:
@@ -181,55 +189,80 @@ class ReadView:
 
     def _range_latest(self, key, end, fetch, count_only, with_value):
         txn = self.tx
+        latest = self.dbs.latest
         if count_only and end is None and key <= UNBOUNDED:
-            return [], txn.stat(self.dbs.latest)["entries"]   # every key: no walk needed
-        cur = txn.cursor(db=self.dbs.latest)
-        if not _seek(cur, key):
+            return [], txn.stat(latest)["entries"]   # every key: no walk needed
+        if count_only:
+            return [], self._count_latest(key, end)
+        cur = txn.cursor(db=latest)
+        if not cur.set_range(seek_to(key)):
             return [], 0
-        count = 0
         kvs: list[KeyValue] = []
-        if not count_only:
-            done = True
-            for k, v in cur.iternext():
+        if long_keys.exact(key, end):
+            # Up to the first zone (long_keys.py) a stored key is its user key: the plain loop.
+            for k, row in cur.iternext():
                 if end is not None and k >= end:
-                    return kvs, count
-                count += 1
-                kvs.append(decode_latest(k, v, with_value))
-                if count == fetch:
-                    done = False
-                    break
-            if done or not cur.next():
-                return kvs, count
-        # Count the rest of the range on keys alone.
-        if end is None:
-            for _ in cur.iternext(keys=True, values=False):
-                count += 1
-        else:
-            for k in cur.iternext(keys=True, values=False):
-                if k >= end:
-                    break
-                count += 1
-        return kvs, count
+                    return kvs, len(kvs)
+                if len(k) > PREFIX_BYTES:
+                    break                     # walk() takes over at this row
+                kvs.append(decode_latest(k, row, with_value))
+                if len(kvs) == fetch:
+                    return kvs, self._count_latest(key, end)
+            else:
+                return kvs, len(kvs)
+        for _, sk, row in long_keys.walk(cur.iternext(), key, end, self._latest_key_of):
+            kvs.append(decode_latest_stored(sk, row, with_value))
+            if len(kvs) == fetch:
+                # Enough kvs; count the whole range on keys alone.
+                return kvs, self._count_latest(key, end)
+        return kvs, len(kvs)
+
+    def _count_latest(self, key: bytes, end: bytes | None) -> int:
+        cur = self.tx.cursor(db=self.dbs.latest)
+        if not cur.set_range(seek_to(key)):
+            return 0
+        return long_keys.count(cur.iternext(keys=True, values=False), key, end,
+                               self._latest_key_of)
+
+    def _latest_key_of(self, sk: bytes, row: bytes | None) -> bytes:
+        return latest_key(self.tx.get(sk, db=self.dbs.latest) if row is None else row)
 
     def _range_history(self, key, end, rev, fetch, count_only, with_value):
         txn = self.tx
         rev_db = self.dbs.rev
+        keys = txn.cursor(db=self.dbs.key)
+        if not keys.set_range(seek_to(key)):
+            return [], 0
         cur = txn.cursor(db=self.dbs.key)
         probe = IDX.pack(rev + 1, 0, 0)
         kvs: list[KeyValue] = []
         count = 0
-        ok = _seek(cur, key)
-        while ok:
-            k = cur.key()
-            if end is not None and k >= end:
-                break
-            idx = idx_at(cur, k, probe)
+
+        def visit(sk: bytes) -> None:
+            nonlocal count
+            idx = idx_at(cur, sk, probe)
             if idx is not None and idx[16] == FLAG_PUT:
                 count += 1
                 if not count_only and (fetch == 0 or len(kvs) < fetch):
                     kvs.append(decode_change(txn.get(idx[:16], db=rev_db), idx_main(idx),
                                              with_value))
-            ok = cur.set_key(k) and cur.next_nodup()
+
+        if long_keys.exact(key, end):
+            for k in keys.iternext_nodup():   # the plain loop, as in _range_latest
+                if end is not None and k >= end:
+                    return kvs, count
+                if len(k) > PREFIX_BYTES:
+                    break
+                visit(k)
+            else:
+                return kvs, count
+
+        def key_of(sk: bytes, first_idx: bytes | None) -> bytes:
+            return change_key(txn.get(first_idx[:16], db=rev_db))
+
+        for _, sk, _ in long_keys.walk(keys.iternext_nodup(keys=True, values=True), key, end,
+                                       key_of):
+            visit(sk)
         return kvs, count
 
     # --- history for watch catch-up -----------------------------------------------------------
@@ -263,7 +296,7 @@ class ReadView:
 
     def _prev_of(self, cur, key: bytes, rev_key: bytes) -> KeyValue | None:
         """The KeyValue of ``key`` just before the change at ``rev_key`` (None if absent)."""
-        if not cur.set_range_dup(key, rev_key + b"\x00") or not cur.prev_dup():
+        if not cur.set_range_dup(stored(key), rev_key + b"\x00") or not cur.prev_dup():
             return None
         idx = cur.value()
         if idx[16] != FLAG_PUT:
@@ -271,21 +304,12 @@ class ReadView:
         return decode_change(self.tx.get(idx[:16], db=self.dbs.rev), idx_main(idx))
 
 
-def _seek(cur, key: bytes) -> bool:
-    """Position ``cur`` at the first key >= ``key`` (keys longer than LMDB's limit included)."""
-    if len(key) <= MAX_KEY_BYTES:
-        return cur.set_range(key)
-    # No stored key is that long; the only stored key in [key[:MAX], key) is key[:MAX] itself.
-    if not cur.set_range(key[:MAX_KEY_BYTES]):
-        return False
-    return cur.next() if cur.key() < key else True
-
-
-def idx_at(cur, key: bytes, probe: bytes) -> bytes | None:
-    """The key-index value of ``key``'s newest change below ``probe`` = (rev+1, 0, 0)."""
-    if cur.set_range_dup(key, probe):
+def idx_at(cur, sk: bytes, probe: bytes) -> bytes | None:
+    """The key-index value of stored key ``sk``'s newest change below ``probe`` = (rev+1, 0,
+    0)."""
+    if cur.set_range_dup(sk, probe):
         return cur.value() if cur.prev_dup() else None
-    if cur.set_key(key) and cur.last_dup():
+    if cur.set_key(sk) and cur.last_dup():
         return cur.value()
     return None
 

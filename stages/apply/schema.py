@@ -9,18 +9,20 @@ Named databases (all keys sort bytewise, as LMDB's default memcmp):
 
 ``rev``      (main u64 BE, sub u64 BE) -> CHANGE header + key + value. One row per change: a put
              or a tombstone (etcd's backend "key" bucket). History lives here; compaction prunes it.
-``key``      user key -> dup-sorted 17-byte values (main u64 BE, sub u64 BE, flag u8), flag 0 = put,
-             1 = tombstone; MDB_DUPFIXED. "Latest revision of K at or before R" is one
-             ``set_range_dup(K, (R+1, 0, 0))`` then ``prev_dup``; the flag answers "deleted at R?"
-             without touching ``rev`` (etcd's in-memory keyIndex, on disk).
-``latest``   user key -> LATEST header + value, only for keys that exist now. A current point
-             read is one lookup here; current ranges and counts walk this table alone.
+             The header's u16 key length 0xFFFF means a u32 length follows the header.
+``key``      stored key -> dup-sorted 17-byte values (main u64 BE, sub u64 BE, flag u8),
+             flag 0 = put, 1 = tombstone; MDB_DUPFIXED. "Latest revision of K at or before R"
+             is one ``set_range_dup(K, (R+1, 0, 0))`` then ``prev_dup``; the flag answers
+             "deleted at R?" without touching ``rev`` (etcd's in-memory keyIndex, on disk).
+``latest``   stored key -> LATEST header + value, only for keys that exist now. A current point
+             read is one lookup here; current ranges and counts walk this table alone. Under
+             a hashed stored key the header is followed by the key's u32 length and the key.
 ``meta``     ascii name -> value (u64 BE unless noted): schema_version, applied_index,
              applied_term, revision (current i64 BE + compact i64 BE: one record so a read view
              costs one lookup), finished_compact_revision, compact_cursor (a ``rev`` key: where an
              unfinished compaction resumes), cluster_id, member_id.
 ``lease``    lease id (i64 BE) -> (granted ttl i64 BE, remaining ttl i64 BE; 0 = never checkpointed).
-``lease_keys`` lease id (i64 BE) -> dup-sorted user keys attached to the lease.
+``lease_keys`` lease id (i64 BE) -> dup-sorted stored keys attached to the lease.
 ``alarm``    (member id u64 BE, alarm type u32 BE) -> b"" for each active alarm.
 ``auth``, ``members``: reserved, created empty (auth store, cluster membership come later).
 
@@ -29,11 +31,16 @@ key (compaction) or the value (reads) is a slice, never a decode of the other; p
 4x faster than msgpack in CPython (writes are apply's hot path) and unpacking is on par. The header
 is fixed-width, so the layout is plain to document and to read from any language.
 
+A stored key is the user key itself, or for a key longer than LMDB allows a prefix and a
+digest of it (long_keys.py); tables keyed by user key are keyed by the stored key.
+
 Invariants: a key is in ``latest`` iff its newest ``key`` dup is a put, and then ``latest``
 equals that ``rev`` row; every ``key`` dup names an existing ``rev`` row and vice versa.
-User keys are at most ``MAX_KEY_BYTES`` (LMDB's compiled key-size limit; it also bounds dup
-values). Must never: change a layout without bumping ``SCHEMA_VERSION``; store a row that the
-key index does not name.
+Must never: change a layout without bumping ``SCHEMA_VERSION`` (and upgrading the older one
+in ``init_or_check``, or refusing it); store a row that the key index does not name.
+
+Versions: 1 stored every key as itself (keys were limited to 511 bytes); 2 hashes keys over
+510 bytes. Opening a version 1 store upgrades it in place (``upgrade_from_v1``).
 """
 from __future__ import annotations
 
@@ -42,11 +49,10 @@ import struct
 import lmdb
 
 from petcd.common.kv import KeyValue
+from petcd.stages.apply import long_keys
+from petcd.stages.apply.long_keys import STORED_MAX_BYTES
 
-SCHEMA_VERSION = 1
-
-# LMDB's compiled limit (mdb_env_get_maxkeysize) for keys and for dup-sorted values.
-MAX_KEY_BYTES = 511
+SCHEMA_VERSION = 2
 # Named databases used today plus room for auth/membership tables to come.
 MAX_DBS = 16
 DEFAULT_MAX_READERS = 1024
@@ -91,6 +97,10 @@ FLAG_TOMBSTONE = 1
 PUT_SUFFIX = b"\x00"
 TOMBSTONE_SUFFIX = b"\x01"
 
+U32 = struct.Struct(">I")
+# CHANGE's key length field saying "the length is the u32 after the header".
+_LONG = 0xFFFF
+
 _CHANGE_SIZE = CHANGE.size
 _LATEST_SIZE = LATEST.size
 _change_pack = CHANGE.pack
@@ -98,6 +108,8 @@ _change_unpack = CHANGE.unpack_from
 _latest_pack = LATEST.pack
 _latest_unpack = LATEST.unpack_from
 _u64_unpack = U64.unpack_from
+_u32_pack = U32.pack
+_u32_unpack = U32.unpack_from
 
 # --- meta names ------------------------------------------------------------------------------
 M_SCHEMA_VERSION = b"schema_version"
@@ -124,17 +136,32 @@ class Dbs:
 
 def encode_change(key: bytes, value: bytes, create_revision: int, version: int,
                   lease: int) -> bytes:
-    return _change_pack(FLAG_PUT, create_revision, version, lease, len(key)) + key + value
+    n = len(key)
+    if n < _LONG:
+        return _change_pack(FLAG_PUT, create_revision, version, lease, n) + key + value
+    return (_change_pack(FLAG_PUT, create_revision, version, lease, _LONG) + _u32_pack(n)
+            + key + value)
 
 
 def encode_tombstone(key: bytes) -> bytes:
-    return _change_pack(FLAG_TOMBSTONE, 0, 0, 0, len(key)) + key
+    n = len(key)
+    if n < _LONG:
+        return _change_pack(FLAG_TOMBSTONE, 0, 0, 0, n) + key
+    return _change_pack(FLAG_TOMBSTONE, 0, 0, 0, _LONG) + _u32_pack(n) + key
+
+
+def _change_key_span(n: int, row: bytes) -> tuple[int, int]:
+    """Where the key of a ``rev`` row whose header says length ``n`` starts and ends."""
+    if n != _LONG:
+        return _CHANGE_SIZE, _CHANGE_SIZE + n
+    start = _CHANGE_SIZE + 4
+    return start, start + _u32_unpack(row, _CHANGE_SIZE)[0]
 
 
 def change_key(row: bytes) -> bytes:
     """The user key of a ``rev`` row, without decoding the rest."""
-    n = _change_unpack(row)[4]
-    return row[_CHANGE_SIZE:_CHANGE_SIZE + n]
+    start, end = _change_key_span(_change_unpack(row)[4], row)
+    return row[start:end]
 
 
 def change_is_tombstone(row: bytes) -> bool:
@@ -144,21 +171,43 @@ def change_is_tombstone(row: bytes) -> bool:
 def decode_change(row: bytes, mod_revision: int, with_value: bool = True) -> KeyValue:
     """A ``rev`` row as the KeyValue it wrote (a tombstone gives {key, mod_revision})."""
     flag, create, version, lease, n = _change_unpack(row)
-    end = _CHANGE_SIZE + n
+    start, end = _change_key_span(n, row)
     if flag == FLAG_TOMBSTONE:
-        return KeyValue(row[_CHANGE_SIZE:end], 0, mod_revision, 0, b"", 0)
-    return KeyValue(row[_CHANGE_SIZE:end], create, mod_revision, version,
+        return KeyValue(row[start:end], 0, mod_revision, 0, b"", 0)
+    return KeyValue(row[start:end], create, mod_revision, version,
                     row[end:] if with_value else b"", lease)
 
 
-def encode_latest(create_revision: int, mod_revision: int, version: int, lease: int,
-                  value: bytes) -> bytes:
-    return _latest_pack(create_revision, mod_revision, version, lease) + value
+def encode_latest(key: bytes, create_revision: int, mod_revision: int, version: int,
+                  lease: int, value: bytes, hashed: bool = False) -> bytes:
+    """The ``latest`` row of ``key``; ``hashed``: its stored key is a digest (see module doc)."""
+    head = _latest_pack(create_revision, mod_revision, version, lease)
+    if hashed:
+        return head + _u32_pack(len(key)) + key + value
+    return head + value
 
 
 def decode_latest(key: bytes, row: bytes, with_value: bool = True) -> KeyValue:
+    """The KeyValue of a ``latest`` row stored under ``key`` itself (not hashed)."""
     create, mod, version, lease = _latest_unpack(row)
     return KeyValue(key, create, mod, version, row[_LATEST_SIZE:] if with_value else b"", lease)
+
+
+def decode_latest_stored(stored_key: bytes, row: bytes, with_value: bool = True) -> KeyValue:
+    """The KeyValue of a ``latest`` row stored under ``stored_key``, hashed or not."""
+    if len(stored_key) != STORED_MAX_BYTES:
+        return decode_latest(stored_key, row, with_value)
+    create, mod, version, lease = _latest_unpack(row)
+    start = _LATEST_SIZE + 4
+    end = start + _u32_unpack(row, _LATEST_SIZE)[0]
+    return KeyValue(row[start:end], create, mod, version, row[end:] if with_value else b"",
+                    lease)
+
+
+def latest_key(row: bytes) -> bytes:
+    """The user key kept in the ``latest`` row of a hashed stored key."""
+    start = _LATEST_SIZE + 4
+    return row[start:start + _u32_unpack(row, _LATEST_SIZE)[0]]
 
 
 def idx_main(idx: bytes) -> int:
@@ -175,9 +224,10 @@ def open_env(path: str, map_size_bytes: int, *, readonly: bool, max_readers: int
         max_dbs=MAX_DBS, max_readers=max_readers, sync=sync, metasync=metasync,
         # Reads are random B-tree walks; OS readahead only pollutes the page cache.
         readahead=False, create=not readonly)
-    if env.max_key_size() < MAX_KEY_BYTES:
+    if env.max_key_size() != STORED_MAX_BYTES:
+        # The stored-key format (long_keys.py) is built on this exact limit.
         env.close()
-        raise RuntimeError(f"LMDB max key size {env.max_key_size()} < {MAX_KEY_BYTES}")
+        raise RuntimeError(f"LMDB max key size {env.max_key_size()} != {STORED_MAX_BYTES}")
     return env
 
 
@@ -234,7 +284,47 @@ def init_or_check(txn, dbs: Dbs) -> None:
         meta_put(txn, dbs, M_SCHEMA_VERSION, SCHEMA_VERSION)
         write_revisions(txn, dbs, INITIAL_REVISION, NEVER_COMPACTED)
         return
-    check_version(U64.unpack(raw)[0])
+    upgrade(txn, dbs, U64.unpack(raw)[0])
+
+
+# Versions this build opens: older ones are upgraded in place.
+UPGRADABLE_VERSIONS = (1, SCHEMA_VERSION)
+
+
+def upgrade(txn, dbs: Dbs, version: int) -> None:
+    """Bring a store of an older known version to ``SCHEMA_VERSION`` in ``txn``."""
+    if version == 1:
+        upgrade_from_v1(txn, dbs)
+        meta_put(txn, dbs, M_SCHEMA_VERSION, SCHEMA_VERSION)
+        return
+    check_version(version)
+
+
+def upgrade_from_v1(txn, dbs: Dbs) -> int:
+    """Move keys of exactly 511 bytes, stored as themselves by version 1, to their hashed form;
+    returns how many keys moved. One pass over the distinct keys and the lease attachments."""
+    moved = [k for k in txn.cursor(db=dbs.key).iternext_nodup()
+             if len(k) == STORED_MAX_BYTES]
+    for key in moved:
+        new = long_keys.stored(key)
+        cur = txn.cursor(db=dbs.key)
+        cur.set_key(key)
+        dups = list(cur.iternext_dup())
+        cur.set_key(key)
+        cur.delete(dupdata=True)
+        for idx in dups:
+            txn.put(new, idx, db=dbs.key, dupdata=True)
+        row = txn.pop(key, db=dbs.latest)
+        if row is not None:
+            create, mod, version, lease = _latest_unpack(row)
+            txn.put(new, encode_latest(key, create, mod, version, lease, row[_LATEST_SIZE:],
+                                       hashed=True), db=dbs.latest)
+    attached = [(lid, k) for lid, k in txn.cursor(db=dbs.lease_keys).iternext()
+                if len(k) == STORED_MAX_BYTES]
+    for lid, key in attached:
+        txn.delete(lid, key, db=dbs.lease_keys)
+        txn.put(lid, long_keys.stored(key), db=dbs.lease_keys, dupdata=True)
+    return len(moved)
 
 
 def check_version(version: int) -> None:

@@ -23,14 +23,13 @@ Must never: write in steps 1-2; let a check failure leave any trace.
 from __future__ import annotations
 
 from petcd.common.errors import (
-    ErrCompacted, ErrEmptyKey, ErrFutureRev, ErrKeyNotFound, ErrLeaseNotFound, ErrRequestTooLarge,
+    ErrCompacted, ErrEmptyKey, ErrFutureRev, ErrKeyNotFound, ErrLeaseNotFound,
 )
 from petcd.common.kv import (
     Compare, CompareResult, CompareTarget, KeyValue, ResponseHeader, ResponseOp, TxnRequest,
     TxnResponse,
 )
 from petcd.stages.apply.read import ReadView, fresh
-from petcd.stages.apply.schema import MAX_KEY_BYTES
 
 _EMPTY_KV = KeyValue()
 _VALUE = CompareTarget.VALUE
@@ -135,8 +134,6 @@ def check_puts(view: ReadView, plan: Plan, lease_exists) -> None:
             continue
         if not p.key:
             raise fresh(ErrEmptyKey)
-        if len(p.key) > MAX_KEY_BYTES:
-            raise fresh(ErrRequestTooLarge)
         if (p.ignore_value or p.ignore_lease) and view.get(p.key) is None:
             raise fresh(ErrKeyNotFound)
         if p.lease and not lease_exists(p.lease):

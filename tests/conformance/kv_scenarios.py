@@ -119,6 +119,14 @@ def raw(path: str, body: str, method: str = "POST", **extra) -> dict:
     return {"method": method, "path": path, "body": body, **extra}
 
 
+# The long_keys scenario's data: a shared 495-byte prefix, then tails that put the keys on
+# both sides of LMDB's 511-byte limit (496..510 bytes stored as is, longer ones by digest).
+_LP = "p" * 495
+_LONG_KEYS = [(_LP + "a" * 40, "v1"), (_LP + "b", "v2"), (_LP + "a" * 16 + "c", "v3"),
+              (_LP + "a" * 15, "v4"), (_LP, "v5"), (_LP + "a" * 16 + "\u00ff", "v6"),
+              ("q" * 600, "v7")]
+
+
 def S(name: str, doc: str, *steps: dict) -> dict:
     return {"name": name, "doc": doc, "steps": list(steps)}
 
@@ -650,4 +658,20 @@ SCENARIOS: list[dict] = [
       {"method": "POST", "path": "/v3/kv/put",
        "body_gen": {"kind": "put", "key": "", "value_bytes": 1600 * 1024}},
       rng("big", keys_only=True)),
+
+    S("long_keys", "Keys longer than LMDB's 511-byte key limit, crowded on one 495-byte prefix "
+      "(petcd stores them by digest): order, bounds inside the crowd, history, txn, leases.",
+      *[put(k, v) for k, v in _LONG_KEYS],
+      rng("\0", "\0", keys_only=True), rng(_LP + "a" * 16, _LP + "b", keys_only=True),
+      rng(_LP + "a" * 16 + "c", "\0", limit=2, keys_only=True),
+      rng(_LP, _LP + "z", count_only=True), rng(_LP + "a" * 40), rng(_LP + "a" * 41),
+      rng("\0", "\0", sort_order="DESCEND", sort_target="KEY", keys_only=True),
+      put(_LP + "a" * 40, "v9", prev_kv=True), rng(_LP + "a" * 40, revision=2),
+      txn([{"key": B(_LP + "a" * 40), "target": "VALUE", "value": B("v9")}],
+          [op_put(_LP + "c" * 30, "t"), op_range(_LP + "c", _LP + "d")]),
+      grant(77, 600), put(_LP + "d" * 20, "l", lease=77), put("x" * 700, "l", lease=77),
+      post("/v3/lease/timetolive", {"ID": 77, "keys": True}),
+      post("/v3/lease/revoke", {"ID": 77}), rng("\0", "\0", count_only=True),
+      delete(_LP + "a", _LP + "b", prev_kv=True), rng("\0", "\0", keys_only=True),
+      rng(_LP + "a" * 40, revision=9)),
 ]

@@ -2,12 +2,11 @@
 import pytest
 
 from petcd.common.errors import (
-    ErrEmptyKey, ErrKeyNotFound, ErrLeaseExist, ErrLeaseNotFound, ErrRequestTooLarge, EtcdError,
+    ErrEmptyKey, ErrKeyNotFound, ErrLeaseExist, ErrLeaseNotFound, EtcdError,
 )
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, EventType, KeyValue, PutRequest, ResponseHeader,
 )
-from petcd.stages.apply.schema import MAX_KEY_BYTES
 from tests.unit.mvcc_util import apply, open_store, rng, store  # noqa: F401
 
 
@@ -157,9 +156,6 @@ def test_failed_put_leaves_no_trace_and_batch_continues(store):
         with pytest.raises(EtcdError) as ei:
             b.put(PutRequest(b"", b"v"))
         assert ei.value == ErrEmptyKey
-        with pytest.raises(EtcdError) as ei:
-            b.put(PutRequest(b"x" * (MAX_KEY_BYTES + 1), b"v"))
-        assert ei.value == ErrRequestTooLarge
         assert b.put(PutRequest(b"k", b"v")).header.revision == 2
     assert store.current_revision() == 2 and b.events[0].kv.mod_revision == 2
     assert len(b.events) == 1
