@@ -74,3 +74,11 @@ def test_watch_latency_counts_each_watcher(member):
               "--total", "20", "--put-rate", "100")
     assert p.stdout.startswith("\nSummary:\n")
     assert requests_in(p.stdout) == 60  # every put seen by every watcher
+
+
+def test_pipeline_floor_runs_every_put_through_the_stand_ins(tmp_path):
+    from petcd.bench import pipeline_floor
+    r = pipeline_floor.floor(40, str(tmp_path))
+    assert 0 < r["p10_ms"] <= r["p50_ms"] <= r["p90_ms"]
+    # wal and apply fsynced where they were told to; raft never does
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["apply", "wal"]
