@@ -16,6 +16,12 @@ user keys and sorts it; everywhere else a stored key is its user key. A bound of
 ``PREFIX_BYTES`` compares the same against a stored key as against its user key, so ``count``
 needs no resolving at all for such bounds, which is every range anyone asks in practice.
 
+Cost: a walk that reaches a zone reads all of it, rows included, before it yields the first
+member, and a count whose bound is longer than ``PREFIX_BYTES`` resolves every hashed member
+of that bound's zone. Only keys over 495 bytes sharing their first 495 bytes form a zone, so a
+zone is large only where a client wrote many such keys (measured in review: a zone of 20,000
+keys makes a limit=1 range take about 170 ms, against 8 ms over plain keys).
+
 Must never: store a key longer than ``RAW_MAX_BYTES`` as itself; trust a digest without
 checking the whole key where a reader can (``ReadView.get``). A digest collision would need
 about 2**64 tries (birthday bound on 128 bits).

@@ -302,19 +302,25 @@ def upgrade(txn, dbs: Dbs, version: int) -> None:
 
 def upgrade_from_v1(txn, dbs: Dbs) -> int:
     """Move keys of exactly 511 bytes, stored as themselves by version 1, to their hashed form;
-    returns how many keys moved. One pass over the distinct keys and the lease attachments."""
+    returns how many keys moved. One pass over the distinct keys and the lease attachments.
+
+    Every source is read and removed before any target is written: a version 1 key may be
+    another one's hashed form (anyone can compute a digest), and moving one onto the other in
+    place would merge their histories."""
     moved = [k for k in txn.cursor(db=dbs.key).iternext_nodup()
              if len(k) == STORED_MAX_BYTES]
+    rows = []
+    cur = txn.cursor(db=dbs.key)
     for key in moved:
-        new = long_keys.stored(key)
-        cur = txn.cursor(db=dbs.key)
         cur.set_key(key)
         dups = list(cur.iternext_dup())
         cur.set_key(key)
         cur.delete(dupdata=True)
+        rows.append((key, dups, txn.pop(key, db=dbs.latest)))
+    for key, dups, row in rows:
+        new = long_keys.stored(key)
         for idx in dups:
             txn.put(new, idx, db=dbs.key, dupdata=True)
-        row = txn.pop(key, db=dbs.latest)
         if row is not None:
             create, mod, version, lease = _latest_unpack(row)
             txn.put(new, encode_latest(key, create, mod, version, lease, row[_LATEST_SIZE:],
@@ -323,6 +329,7 @@ def upgrade_from_v1(txn, dbs: Dbs) -> int:
                 if len(k) == STORED_MAX_BYTES]
     for lid, key in attached:
         txn.delete(lid, key, db=dbs.lease_keys)
+    for lid, key in attached:
         txn.put(lid, long_keys.stored(key), db=dbs.lease_keys, dupdata=True)
     return len(moved)
 

@@ -208,3 +208,35 @@ def test_put_request_with_long_key_in_txn(store, apply):
     assert r.succeeded and r.responses[1].response_range.kvs[0].key == k
     assert store.get(k).value == b"v"
     assert apply("put", PutRequest(k, ignore_value=True)).header.revision == 3
+
+
+def test_upgrade_when_one_v1_key_is_another_ones_hashed_form(tmp_path):
+    """Schema 1 took any 511-byte key as is, so a client could write A and B = stored(A); the
+    upgrade must not move A onto B before B has moved away (found in review)."""
+    path = str(tmp_path / "db")
+    s = open_store(path)
+    ap = Applier(s)
+    ap("lease_grant", 5, 60)
+    a = b"\x00" * 511
+    b_ = stored(a)
+    assert a < b_
+    with s.batch(ap.index + 1) as b:
+        txn, dbs = b.tx, b.dbs
+        for rev, (k, v) in enumerate([(a, b"va"), (b_, b"vb")], start=2):
+            rk = schema.REV.pack(rev, 0)
+            txn.put(rk, schema.encode_change(k, v, rev, 1, 5), db=dbs.rev)
+            txn.put(k, rk + schema.PUT_SUFFIX, db=dbs.key, dupdata=True)
+            txn.put(k, schema.LATEST.pack(rev, rev, 1, 5) + v, db=dbs.latest)
+            txn.put(schema.LEASE_ID.pack(5), k, db=dbs.lease_keys, dupdata=True)
+        schema.meta_put(txn, dbs, schema.M_SCHEMA_VERSION, 1)
+        b.rev = 3
+    s.close()
+    s = open_store(path)
+    try:
+        assert s.get(a) == KeyValue(a, 2, 2, 1, b"va", 5)
+        assert s.get(b_) == KeyValue(b_, 3, 3, 1, b"vb", 5)
+        assert [kv.value for kv in rng(s, *ALL).kvs] == [b"va", b"vb"]
+        assert rng(s, b_, revision=2).kvs == ()       # histories stay apart
+        assert s.lease_keys(5) == [a, b_]
+    finally:
+        s.close()
