@@ -99,19 +99,27 @@ def _sort_json_members(line: str) -> str:
     return line
 
 
+def _padded_hex(text: str, value: int, placeholder: str) -> str:
+    """etcdctl's "Member %16x added to cluster %16x" pads an id of fewer than 16 hex digits
+    with spaces. Replace that form only there: elsewhere (", <id>, " in endpoint status) the
+    padding would swallow the space before a short id."""
+    padded = f"{value:16x}"
+    if padded == f"{value:x}":
+        return text
+    return re.sub(r"(?:(?<=Member )|(?<=cluster ))" + re.escape(padded), placeholder, text)
+
+
 def normalize(text: str, *, cluster_id: int, member_id: int, client_port: int,
               peer_port: int, session: Session | None = None) -> str:
     """Replace what differs between runs and servers: ids (decimal and hex), ports, raft
     term and index, db sizes, timings."""
     if session is not None:
         for i, value in enumerate(session.added, 1):
-            text = (text.replace(str(value), f"<added_id_{i}>")
-                    .replace(f"{value:16x}", f"<added_hex_{i}>")
-                    .replace(f"{value:x}", f"<added_hex_{i}>"))
+            text = _padded_hex(text.replace(str(value), f"<added_id_{i}>"), value,
+                               f"<added_hex_{i}>").replace(f"{value:x}", f"<added_hex_{i}>")
     for value, name in ((cluster_id, "cluster_id"), (member_id, "member_id")):
-        # %16x (member add, remove...) pads a short id with spaces
-        text = (text.replace(str(value), f"<{name}>").replace(f"{value:16x}", f"<{name}_hex>")
-                .replace(f"{value:x}", f"<{name}_hex>"))
+        text = _padded_hex(text.replace(str(value), f"<{name}>"), value,
+                           f"<{name}_hex>").replace(f"{value:x}", f"<{name}_hex>")
     text = text.replace(f":{client_port}", ":<client_port>").replace(f":{peer_port}",
                                                                       ":<peer_port>")
     subs = [
