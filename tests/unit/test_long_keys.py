@@ -168,6 +168,22 @@ def test_random_workload_matches_a_model(tmp_path):
         s.close()
 
 
+def _write_as_v1(s, ap: Applier, pairs, lease: int, first_rev: int) -> None:
+    """Write ``pairs`` as schema 1 did (every key stored as itself), one revision each from
+    ``first_rev``, attached to ``lease``, and stamp the store as schema 1."""
+    with s.batch(ap.index + 1) as b:
+        txn, dbs = b.tx, b.dbs
+        for rev, (k, v) in enumerate(pairs, start=first_rev):
+            rk = schema.REV.pack(rev, 0)
+            txn.put(rk, schema.encode_change(k, v, rev, 1, lease), db=dbs.rev)
+            txn.put(k, rk + schema.PUT_SUFFIX, db=dbs.key, dupdata=True)
+            txn.put(k, schema.LATEST.pack(rev, rev, 1, lease) + v, db=dbs.latest)
+            txn.put(schema.LEASE_ID.pack(lease), k, db=dbs.lease_keys, dupdata=True)
+        schema.meta_put(txn, dbs, schema.M_SCHEMA_VERSION, 1)
+        b.rev = first_rev + len(pairs) - 1
+    ap.index += 1
+
+
 def test_version_1_store_is_upgraded(tmp_path):
     """A 511-byte key was stored as itself by schema 1; opening moves it to its hashed form."""
     path = str(tmp_path / "db")
@@ -176,15 +192,7 @@ def test_version_1_store_is_upgraded(tmp_path):
     ap("lease_grant", 9, 60)
     ap.put(b"keep", b"k")
     old = b"o" * 511
-    with s.batch(ap.index + 1) as b:     # write old's rows the way schema 1 did
-        txn, dbs = b.tx, b.dbs
-        rk = schema.REV.pack(3, 0)
-        txn.put(rk, schema.encode_change(old, b"ov", 3, 1, 9), db=dbs.rev)
-        txn.put(old, rk + schema.PUT_SUFFIX, db=dbs.key, dupdata=True)
-        txn.put(old, schema.LATEST.pack(3, 3, 1, 9) + b"ov", db=dbs.latest)
-        txn.put(schema.LEASE_ID.pack(9), old, db=dbs.lease_keys, dupdata=True)
-        schema.meta_put(txn, dbs, schema.M_SCHEMA_VERSION, 1)
-        b.rev = 3
+    _write_as_v1(s, ap, [(old, b"ov")], lease=9, first_rev=3)
     s.close()
     s = open_store(path)
     try:
@@ -220,16 +228,7 @@ def test_upgrade_when_one_v1_key_is_another_ones_hashed_form(tmp_path):
     a = b"\x00" * 511
     b_ = stored(a)
     assert a < b_
-    with s.batch(ap.index + 1) as b:
-        txn, dbs = b.tx, b.dbs
-        for rev, (k, v) in enumerate([(a, b"va"), (b_, b"vb")], start=2):
-            rk = schema.REV.pack(rev, 0)
-            txn.put(rk, schema.encode_change(k, v, rev, 1, 5), db=dbs.rev)
-            txn.put(k, rk + schema.PUT_SUFFIX, db=dbs.key, dupdata=True)
-            txn.put(k, schema.LATEST.pack(rev, rev, 1, 5) + v, db=dbs.latest)
-            txn.put(schema.LEASE_ID.pack(5), k, db=dbs.lease_keys, dupdata=True)
-        schema.meta_put(txn, dbs, schema.M_SCHEMA_VERSION, 1)
-        b.rev = 3
+    _write_as_v1(s, ap, [(a, b"va"), (b_, b"vb")], lease=5, first_rev=2)
     s.close()
     s = open_store(path)
     try:
