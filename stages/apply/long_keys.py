@@ -76,8 +76,7 @@ def walk(rows: Iterable[tuple[bytes, bytes | None]], start: bytes, end: bytes | 
     for sk, row in rows:
         if zone is not None:
             if len(sk) > PREFIX_BYTES and sk.startswith(prefix):
-                zone.append((user_key_of(sk, row) if len(sk) == STORED_MAX_BYTES else sk,
-                             sk, row))
+                zone.append(_member(sk, row, user_key_of))
                 continue
             members, stop = _settle(zone, start, end)
             yield from members
@@ -86,7 +85,7 @@ def walk(rows: Iterable[tuple[bytes, bytes | None]], start: bytes, end: bytes | 
             zone = None
         if len(sk) > PREFIX_BYTES:
             prefix = sk[:PREFIX_BYTES]
-            zone = [(user_key_of(sk, row) if len(sk) == STORED_MAX_BYTES else sk, sk, row)]
+            zone = [_member(sk, row, user_key_of)]
             continue
         if end is not None and sk >= end:
             return
@@ -94,6 +93,11 @@ def walk(rows: Iterable[tuple[bytes, bytes | None]], start: bytes, end: bytes | 
             yield sk, sk, row
     if zone is not None:
         yield from _settle(zone, start, end)[0]
+
+
+def _member(sk: bytes, row: bytes | None, user_key_of: UserKeyOf) -> tuple:
+    """A zone member as walk yields it: (user key, stored key, row)."""
+    return (user_key_of(sk, row) if len(sk) == STORED_MAX_BYTES else sk), sk, row
 
 
 def _settle(zone: list, start: bytes, end: bytes | None) -> tuple[list, bool]:

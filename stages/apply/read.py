@@ -88,7 +88,7 @@ class ReadView:
         """The current KeyValue of ``key`` (one lookup in ``latest``), or None."""
         if not key:
             return None
-        sk = key if len(key) <= RAW_MAX_BYTES else stored(key)
+        sk = key if len(key) <= RAW_MAX_BYTES else stored(key)   # stored(), inlined: hot
         row = self.tx.get(sk, db=self.dbs.latest)
         if row is None:
             return None

@@ -134,20 +134,22 @@ class Dbs:
             setattr(self, name.decode(), handle)
 
 
-def encode_change(key: bytes, value: bytes, create_revision: int, version: int,
-                  lease: int) -> bytes:
+def _change_head(flag: int, create_revision: int, version: int, lease: int,
+                 key: bytes) -> bytes:
+    """A ``rev`` row up to and including its key (the key length escaped past 64 KiB)."""
     n = len(key)
     if n < _LONG:
-        return _change_pack(FLAG_PUT, create_revision, version, lease, n) + key + value
-    return (_change_pack(FLAG_PUT, create_revision, version, lease, _LONG) + _u32_pack(n)
-            + key + value)
+        return _change_pack(flag, create_revision, version, lease, n) + key
+    return _change_pack(flag, create_revision, version, lease, _LONG) + _u32_pack(n) + key
+
+
+def encode_change(key: bytes, value: bytes, create_revision: int, version: int,
+                  lease: int) -> bytes:
+    return _change_head(FLAG_PUT, create_revision, version, lease, key) + value
 
 
 def encode_tombstone(key: bytes) -> bytes:
-    n = len(key)
-    if n < _LONG:
-        return _change_pack(FLAG_TOMBSTONE, 0, 0, 0, n) + key
-    return _change_pack(FLAG_TOMBSTONE, 0, 0, 0, _LONG) + _u32_pack(n) + key
+    return _change_head(FLAG_TOMBSTONE, 0, 0, 0, key)
 
 
 def _change_key_span(n: int, row: bytes) -> tuple[int, int]:

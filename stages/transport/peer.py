@@ -46,7 +46,6 @@ from petcd.common.membership import (
     PeerActivity, RemovedNotice,
 )
 from petcd.common.pipeline import Many, PeerFrame, PeerMessages, PeerUnreachable, SnapshotChunk
-from petcd.common.types import MessageType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.stage import StageContext
