@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
+from math import ceil
 from typing import Callable
 
 import zmq
@@ -64,7 +65,10 @@ class Loop:
             for t in self._timers:
                 timeout_ms = min(timeout_ms, max(0.0, (t[0] - now) * 1000.0))
             try:
-                events = self.poller.poll(timeout_ms)
+                # Rounded up: pyzmq truncates a float timeout to whole milliseconds, and
+                # 0.7 ms becoming 0 made every loop spin through the last millisecond
+                # before each of its timers.
+                events = self.poller.poll(ceil(timeout_ms))
             except zmq.ZMQError:
                 if not self.running:
                     break
