@@ -81,4 +81,13 @@ def test_pipeline_floor_runs_every_put_through_the_stand_ins(tmp_path):
     r = pipeline_floor.floor(40, str(tmp_path))
     assert 0 < r["p10_ms"] <= r["p50_ms"] <= r["p90_ms"]
     # wal and apply fsynced where they were told to; raft never does
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["apply", "wal"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["L.apply", "L.wal"]
+
+
+def test_pipeline_floor_of_three_members_fsyncs_in_every_wal(tmp_path):
+    from petcd.bench import pipeline_floor
+    r = pipeline_floor.floor(40, str(tmp_path), size=3)
+    assert 0 < r["p10_ms"] <= r["p50_ms"] <= r["p90_ms"]
+    # every wal fsynced, the leader's and both followers', and the leader's apply
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["F1.wal", "F2.wal", "L.apply",
+                                                           "L.wal"]
