@@ -33,14 +33,16 @@ ENV = "PETCD_FAILPOINTS"
 CATALOG: dict[str, tuple[str, str]] = {
     "wal.before_write": ("wal", "before a batch of appends is written"),
     "wal.before_fsync": ("wal", "after the batch is written, before its fdatasync"),
-    "wal.after_fsync": ("wal", "after the fdatasync, before raft hears AppendDone"),
+    "wal.after_fsync": ("wal", "after the fdatasync, before the held messages leave and "
+                               "raft hears AppendDone"),
     "wal.lose_unsynced": ("wal", "before the fdatasync; its panic first zeroes the bytes not "
                                  "yet synced, as a power cut would lose them"),
     "wal.after_release": ("wal", "after segments before a snapshot are released"),
     "snapshot.before_save": ("wal", "before a raft snapshot file is written"),
     "snapshot.after_save": ("wal", "after the snapshot file and marker are durable"),
     "raft.before_save": ("raft", "before a Ready's entries and hard state go to the wal"),
-    "raft.after_save": ("raft", "after the wal's AppendDone, before held messages are sent"),
+    "raft.after_save": ("raft", "after the wal's AppendDone, before the entries enter the "
+                                "log cache"),
     "raft.before_leader_send": ("raft", "before the leader hands messages to transport"),
     "raft.before_follower_send": ("raft", "before a follower hands messages to transport"),
     "apply.before_commit": ("apply", "before the LMDB transaction of a batch commits"),

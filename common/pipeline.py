@@ -114,6 +114,10 @@ class AppendRequest:
     entries: tuple[Entry, ...]
     snapshot: Snapshot | None
     must_sync: bool
+    # Messages to peers that may leave only once this append is durable (votes, append
+    # acknowledgements), as transport takes them (PeerFrame.per_peer): wal hands them to
+    # transport itself after the fdatasync, a hop shorter than back through raft.
+    messages: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ read-index requests from api, messages from peers, persist completions from wal,
 indexes from apply, ticks. After each batch it calls `flush()`, which drains every Ready and
 routes its parts into outboxes: entries and hard state to wal (`appends`), messages that may
 leave now to transport (`peer_messages`), committed entries to apply (`applies`), read states
-and status to api. A Ready's persist_messages wait in `pending` until wal reports its `seq`
-done; then the entries enter the storage cache and those messages are delivered (DESIGN.md 3).
+and status to api. A Ready's persist_messages to peers ride in its AppendRequest, encoded for
+transport, and wal sends them after its fdatasync (one hop shorter than back through here);
+those to this node wait in `pending` until wal reports the `seq` done, and are stepped then,
+as the entries enter the storage cache (DESIGN.md 3).
 
 A Ready whose only change is the commit index needs no fsync (etcd's MustSync) and holds
 nothing back, so it does not make a trip to wal of its own: its hard state rides with the next
@@ -24,8 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from petcd.common.pipeline import (
-    AppendRequest, ApplyBatch, ApplySnapshot, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
-    ReadIndexResult,
+    AppendRequest, ApplyBatch, ApplySnapshot, PeerFrame, Proposal, ProposalFailed, RaftStatus,
+    ReadIndexRequest, ReadIndexResult,
 )
 from petcd.common.types import HardState, Message, Snapshot
 from petcd.stages.raft.core import MemoryStorage, ProposalDropped, RawNode, Ready
@@ -95,10 +97,8 @@ class RaftNode:
             meta = rd.snapshot.metadata
             self.out.applies.append(ApplySnapshot(meta.index, meta.term))
         for m in rd.persist_messages:
-            if m.to == self.node_id:
+            if m.to == self.node_id:   # those to peers left from wal (AppendRequest.messages)
                 self.rawnode.step(m)
-            else:
-                self.out.peer_messages.append(m)
 
     def applied_to(self, index: int) -> None:
         self.rawnode.applied_to(index)
@@ -133,9 +133,11 @@ class RaftNode:
                     self._seq += 1
                     hard_state = rd.hard_state or self._deferred_hard_state
                     self._deferred_hard_state = None
+                    to_peers = [m for m in rd.persist_messages if m.to != self.node_id]
                     out.appends.append(AppendRequest(
                         seq=self._seq, hard_state=hard_state, entries=tuple(rd.entries),
-                        snapshot=rd.snapshot, must_sync=rd.must_sync))
+                        snapshot=rd.snapshot, must_sync=rd.must_sync,
+                        messages=tuple(PeerFrame.per_peer(to_peers)) if to_peers else ()))
                     self._pending.append((self._seq, rd, hard_state))
             if rd.committed_entries:
                 out.applies.append(ApplyBatch(tuple(rd.committed_entries), rn.raft.term))

@@ -3,12 +3,20 @@
 Theory of operation: at start, open the WAL (repairing a torn tail, refusing corruption), load
 the snapshot it points at, and send raft a `Recovered` with everything needed to rebuild its
 log cache. Then, each turn: drain every AppendRequest queued on appendc, write them all (a
-snapshot file first, synced, before its marker), one fdatasync for the whole batch, then answer
-each with AppendDone in order on respc, in one frame. Raft releases the messages that waited
-on the persist (votes, append acknowledgements) only then (DESIGN.md section 3).
+snapshot file first, synced, before its marker), one fdatasync for the whole batch, then hand
+the messages to peers that waited on the persist (votes, append acknowledgements: each
+AppendRequest carries them, encoded for transport) to transport on sendc, and answer each
+request with AppendDone in order on respc, in one frame (DESIGN.md section 3).
 
-Must never: acknowledge an append before the fdatasync that covers it returns; continue after a
-failed write (the WAL closes itself; this process exits and the member stops).
+Why wal sends those messages itself, where DESIGN.md's diagram has them go back through raft:
+on a follower the acknowledgement is on every write's critical path, and going through raft
+cost one more hop and one more raft turn per append (etcd-io/raft's asynchronous storage does
+the same: the append thread delivers a Ready's responses). The messages to raft itself (the
+leader's own acknowledgement) still wait for AppendDone in raft.
+
+Must never: acknowledge an append, or let one of its messages leave, before the fdatasync that
+covers it returns; continue after a failed write (the WAL closes itself; this process exits
+and the member stops).
 """
 from __future__ import annotations
 
@@ -80,6 +88,7 @@ def main(ctx: StageContext) -> None:
     writer = Writer(wal, snapshotter, fsync=cfg.wal_fsync)
     appendc = Receiver(ctx.zmq, cfg.data_dir, "appendc")
     respc = Sender(ctx.zmq, cfg.data_dir, "respc")
+    sendc = Sender(ctx.zmq, cfg.data_dir, "sendc")
     respc.send(recovered)
     ctx.log.info("wal recovered: %d entries, hard state %s", len(recovered.entries),
                  recovered.hard_state)
@@ -87,7 +96,10 @@ def main(ctx: StageContext) -> None:
     def on_append() -> None:
         requests = appendc.drain()
         if requests:
-            done = writer.write(requests)
+            done = writer.write(requests)   # durable once this returns
+            frames = [f for r in requests if isinstance(r, AppendRequest) for f in r.messages]
+            if frames:
+                sendc.send(Many.of(frames))
             if done:  # one frame per batch: raft wakes once per fdatasync
                 respc.send(Many.of(done))
 

@@ -2,12 +2,14 @@
 
 A commit-only hard state needs no fsync and holds no message back, so it makes no trip to wal
 of its own; it rides with the next append. The status api sees changes with the leadership,
-not with every commit.
+not with every commit. Messages to peers that must wait for the persist ride in the append
+request, for wal to hand to transport after its fdatasync.
 """
 import random
 
-from petcd.common.pipeline import Proposal
-from petcd.common.types import ConfChange, ConfChangeType, EntryType
+from petcd.common import codec
+from petcd.common.pipeline import PeerFrame, PeerMessages, Proposal
+from petcd.common.types import ConfChange, ConfChangeType, Entry, EntryType, Message, MessageType
 from petcd.stages.raft.core import Config, MemoryStorage, RawNode
 from petcd.stages.raft.node import RaftNode
 
@@ -90,3 +92,27 @@ def test_status_follows_leadership_not_commits():
     node.rawnode.raft.become_follower(node.rawnode.raft.term + 1, 0)
     status = node.flush().status
     assert status is not None and status.lead == 0
+
+
+def test_a_follower_s_append_ack_rides_with_its_append_for_wal_to_send():
+    storage = MemoryStorage()
+    rawnode = RawNode(Config(id=2, rand=random.Random(1), election_ticks=10, heartbeat_ticks=1),
+                      storage)
+    rawnode.bootstrap([ConfChange(ConfChangeType.ADD_NODE, 1, b""),
+                       ConfChange(ConfChangeType.ADD_NODE, 2, b"")])
+    node = RaftNode(rawnode, storage)
+    settle(node)
+    last = rawnode.raft.log.last_index()
+    node.step([Message(type=MessageType.APP, to=2, frm=1, term=1, log_term=1, index=last,
+                       entries=(Entry(term=1, index=last + 1, data=b"x"),), commit=last)])
+    out = node.flush()
+    assert out.peer_messages == []                 # nothing acknowledges before the fsync
+    request, = out.appends
+    frame, = request.messages
+    assert isinstance(frame, PeerFrame) and frame.to == 1
+    ack, = codec.decode(frame.frame).messages
+    assert (ack.type, ack.to, ack.index, ack.reject) == (MessageType.APP_RESP, 1, last + 1, False)
+    assert isinstance(codec.decode(frame.frame), PeerMessages)
+    node.append_done(request.seq)
+    assert node.flush().peer_messages == []        # wal sent it; raft does not send it again
+    assert storage.last_index() == last + 1        # the entry entered the storage cache
