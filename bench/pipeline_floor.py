@@ -10,7 +10,7 @@ that makes the write visible to every api worker).
 Three members (`--size 3`), against the leader: its raft hands the entry to its own wal and,
 through its transport, to both followers' transports over TCP. Each follower's transport ->
 raft -> wal (fdatasync) -> transport answers over TCP to the leader's transport -> raft. The
-leader commits once its own wal and one follower have answered (a quorum of 2 of 3), then
+leader commits on the first two of the three answers (a quorum; its own wal's is one), then
 apply (fdatasync) -> api: ten hops on the critical path and two fdatasyncs on it,
 with the leader's own fdatasync and the second follower alongside, on the same two cores.
 

@@ -35,6 +35,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "wal.before_fsync": ("wal", "after the batch is written, before its fdatasync"),
     "wal.after_fsync": ("wal", "after the fdatasync, before the held messages leave and "
                                "raft hears AppendDone"),
+    "wal.before_send": ("wal", "after a batch is written (and synced if it must be), before "
+                               "the messages to peers that waited on it leave"),
     "wal.lose_unsynced": ("wal", "before the fdatasync; its panic first zeroes the bytes not "
                                  "yet synced, as a power cut would lose them"),
     "wal.after_release": ("wal", "after segments before a snapshot are released"),
@@ -44,7 +46,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "raft.after_save": ("raft", "after the wal's AppendDone, before the entries enter the "
                                 "log cache"),
     "raft.before_leader_send": ("raft", "before the leader hands messages to transport"),
-    "raft.before_follower_send": ("raft", "before a follower hands messages to transport"),
+    "raft.before_follower_send": ("raft", "before a follower hands messages to transport "
+                                          "(not its append answers and votes: wal sends those)"),
     "apply.before_commit": ("apply", "before the LMDB transaction of a batch commits"),
     "apply.after_commit": ("apply", "after the LMDB commit, before results are published"),
     "snapshot.before_apply": ("apply", "before a received snapshot is installed"),

@@ -13,6 +13,7 @@ resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to al
 sendc:    raft -> transport  PeerFrame (PeerMessages for a MsgSnap), Membership, LeaseAsk and
                              LeaseAnswer, MemberChangeAsk and MemberChangeRefused for another
                              member
+          wal -> transport   PeerFrame: the messages that waited on an append (AppendRequest)
 recvc:    transport -> raft  PeerMessages (a peer's frame as it came), PeerUnreachable,
                              SnapshotStatus, PeerActivity, LeaseAsk, LeaseAnswer,
                              MemberChangeAsk, MemberChangeRefused

@@ -45,6 +45,15 @@ class Sender:
     def send(self, value: Any, topic: bytes = b"") -> None:
         self.send_frame(codec.encode(value), topic)
 
+    def offer(self, value: Any) -> bool:
+        """Send without blocking: False (and nothing sent) if the pipe is full. For a stage
+        that must not stall behind its receiver (wal behind transport)."""
+        try:
+            self.socket.send(codec.encode(value), _NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
     def send_frame(self, frame: bytes, topic: bytes = b"") -> None:
         """Send a value already encoded (transport passes peers' frames on this way)."""
         if self._pub:

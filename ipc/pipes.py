@@ -39,7 +39,7 @@ PIPES: dict[str, Pipe] = {p.name: p for p in (
     Pipe("appliedc", "apply", "raft", *PUSH_PULL, bind_side="receiver", hwm=10_000),
     # apply publishes results (topic = worker id) and the applied index (topic = b"*").
     Pipe("resultc", "apply", "api", *PUB_SUB, bind_side="sender", hwm=100_000),
-    # wal pushes here too: the messages that waited for its fdatasync (stages/wal/writer.py).
+    # wal pushes here too: the messages that waited on an append it wrote (stages/wal/writer.py).
     Pipe("sendc", "raft", "transport", *PUSH_PULL, bind_side="receiver", hwm=10_000),
     Pipe("recvc", "transport", "raft", *PUSH_PULL, bind_side="receiver", hwm=10_000),
     # Every stage reports to the supervisor: ready, or failed with a reason.

@@ -17,8 +17,9 @@ sync it either): the leader re-establishes the commit, and apply's index covers 
 The status api sees is republished when the leadership changes (term, leader, role), not at
 every commit: api's copy of the commit index is refreshed by the loop's periodic status.
 
-Must never: deliver a persist message before its Ready is durable, or hand out a Ready's
-entries to apply before they are in the cache. Does no I/O itself.
+Must never: deliver a persist message before its Ready is durable (those to peers leave only
+with the AppendRequest, which wal sends on after writing it), or hand out a Ready's entries to
+apply before they are in the cache. Does no I/O itself.
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ class RaftNode:
         self.rawnode.tick()
 
     def append_done(self, seq: int) -> None:
-        """wal made the Ready numbered seq durable: cache its entries, release its messages."""
+        """wal made the Ready numbered seq durable: cache its entries, step its messages to this
+        node (wal has sent those to peers)."""
         expect, rd, hard_state = self._pending.popleft()
         if expect != seq:
             raise RuntimeError(f"wal acknowledged append {seq}, expected {expect}")

@@ -18,7 +18,8 @@ after it on a second connection per peer, and the receiving transport hands the 
 only once the whole store is on its disk, verified.
 
 Membership: the peers are the cluster's members as apply last recorded them, which raft
-passes on (Membership, first thing on sendc at start, then after every change): a new member
+passes on (Membership, raft's first thing on sendc at start, then after every change; wal's
+acknowledgements may come before it, and go to the members transport started with): a new member
 is dialled, a removed one hung up on, a moved one redialled. Each link is watched (a ZeroMQ
 socket monitor) and raft hears when it comes up or goes down (PeerActivity), for etcd's strict
 reconfiguration checks. A removed member that calls is told so (RemovedNotice), once a second
@@ -174,9 +175,9 @@ class Transport:
                 self.on_removed()
 
     def send(self, batches: list) -> tuple[set[int], list]:
-        """Send raft's frames (PeerFrame, encoded by raft) as they are; return the peers found
-        unreachable and the MsgSnaps, which the caller streams with their stores. Besides,
-        `batches` may hold decoded raft messages (a MsgSnap), and lease and membership
+        """Send raft's and wal's frames (PeerFrame, encoded by raft) as they are; return the
+        peers found unreachable and the MsgSnaps, which the caller streams with their stores.
+        Besides, `batches` may hold decoded raft messages (a MsgSnap), and lease and membership
         questions and answers for the leader (anything with a `to`), one frame per peer."""
         frames: list[PeerFrame] = []
         extra: dict[int, list] = {}
@@ -314,7 +315,7 @@ def main(ctx: StageContext) -> None:
         transport.removed = frozenset(membership.removed)
         transport.cluster_info = ClusterInfo(ident.cluster_id, members)
 
-    # Until raft passes on apply's table (the first thing on sendc), the cluster as this
+    # Until raft passes on apply's table (raft's first thing on sendc), the cluster as this
     # member first knew it.
     follow(Membership(ident.members))
 

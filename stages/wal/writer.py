@@ -15,10 +15,15 @@ the same: the append thread delivers a Ready's responses). The messages to raft 
 leader's own acknowledgement) still wait for AppendDone in raft.
 
 Must never: acknowledge an append, or let one of its messages leave, before the fdatasync that
-covers it returns; continue after a failed write (the WAL closes itself; this process exits
-and the member stops).
+covers it returns (an append that needs no sync, such as a refusal, is written first all the
+same); block behind transport; continue after a failed write (the WAL closes itself; this
+process exits and the member stops).
 """
 from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
 
 from petcd.common import failpoint
 from petcd.common.layout import snap_dir, wal_dir
@@ -41,13 +46,24 @@ def recover(data_dir: str, segment_size_bytes: int) -> tuple[WAL, Snapshotter, R
         entries=tuple(replay.entries))
 
 
+log = logging.getLogger("petcd.wal")
+
+
 class Writer:
-    def __init__(self, wal: WAL, snapshotter: Snapshotter, fsync: bool = True) -> None:
+    def __init__(self, wal: WAL, snapshotter: Snapshotter, fsync: bool = True,
+                 offer_to_peers: Callable[[object], bool] = lambda frames: True) -> None:
+        """offer_to_peers: hands transport a Many of the messages that waited on the write,
+        without blocking; False if transport's pipe is full."""
         self.wal = wal
         self.snapshotter = snapshotter
         self.fsync = fsync
+        self.offer_to_peers = offer_to_peers
+        self.dropped_batches = 0
+        self._warned_at = float("-inf")
 
     def write(self, requests: list) -> list[AppendDone]:
+        """Write and sync `requests`, then let their messages to peers leave; the AppendDones
+        for raft."""
         must_sync = False
         released_to = 0
         failpoint.hit("wal.before_write")
@@ -79,16 +95,33 @@ class Writer:
             self.wal.release_to(released_to)
             self.snapshotter.purge()
             failpoint.hit("wal.after_release")
+        self._release_messages(requests)
         return [AppendDone(r.seq) for r in requests if isinstance(r, AppendRequest)]
+
+    def _release_messages(self, requests: list) -> None:
+        frames = [f for r in requests if isinstance(r, AppendRequest) for f in r.messages]
+        if not frames:
+            return
+        failpoint.hit("wal.before_send")
+        # A stuck transport must not stall wal (and through it the leader's own appends):
+        # a batch that does not fit is dropped like a message lost on the network, and
+        # the leader sends the entries again.
+        if not self.offer_to_peers(Many.of(frames)):
+            self.dropped_batches += 1
+            now = time.monotonic()
+            if now - self._warned_at >= 1.0:
+                self._warned_at = now
+                log.warning("transport's pipe is full: dropped the answers of an append "
+                            "(%d batches so far)", self.dropped_batches)
 
 
 def main(ctx: StageContext) -> None:
     cfg = ctx.config
     wal, snapshotter, recovered = recover(cfg.data_dir, cfg.wal_segment_size_bytes)
-    writer = Writer(wal, snapshotter, fsync=cfg.wal_fsync)
+    sendc = Sender(ctx.zmq, cfg.data_dir, "sendc")
+    writer = Writer(wal, snapshotter, fsync=cfg.wal_fsync, offer_to_peers=sendc.offer)
     appendc = Receiver(ctx.zmq, cfg.data_dir, "appendc")
     respc = Sender(ctx.zmq, cfg.data_dir, "respc")
-    sendc = Sender(ctx.zmq, cfg.data_dir, "sendc")
     respc.send(recovered)
     ctx.log.info("wal recovered: %d entries, hard state %s", len(recovered.entries),
                  recovered.hard_state)
@@ -96,10 +129,7 @@ def main(ctx: StageContext) -> None:
     def on_append() -> None:
         requests = appendc.drain()
         if requests:
-            done = writer.write(requests)   # durable once this returns
-            frames = [f for r in requests if isinstance(r, AppendRequest) for f in r.messages]
-            if frames:
-                sendc.send(Many.of(frames))
+            done = writer.write(requests)
             if done:  # one frame per batch: raft wakes once per fdatasync
                 respc.send(Many.of(done))
 

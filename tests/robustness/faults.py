@@ -20,8 +20,11 @@ from .cluster import Cluster
 
 STAGES = ("api", "raft", "wal", "transport", "apply")
 # Failpoints a short run reaches: on every write, or on a read (watch). The others (snapshot,
-# compaction, release) need their own triggers and run in the slow matrix.
-HOT_FAILPOINTS = ("wal.before_write", "wal.before_fsync", "wal.after_fsync", "raft.before_save",
+# compaction, release) need their own triggers and run in the slow matrix. A follower's append
+# answers leave from wal (wal.before_send), not raft: raft.before_follower_send is reached by
+# its heartbeat answers and forwarded proposals.
+HOT_FAILPOINTS = ("wal.before_write", "wal.before_fsync", "wal.after_fsync", "wal.before_send",
+                  "raft.before_save",
                   "raft.after_save", "raft.before_leader_send", "raft.before_follower_send",
                   "apply.before_commit", "apply.after_commit", "watch.before_send")
 PANIC_WAIT_S = 5.0
