@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
            "error": logging.ERROR}
@@ -21,3 +22,18 @@ def setup(stage: str, level: str = "info") -> logging.Logger:
         root.addHandler(handler)
     root.setLevel(_LEVELS.get(level, logging.INFO))
     return logging.getLogger(f"petcd.{stage}")
+
+
+class Throttled:
+    """A warning that can repeat many times a second (a peer sending garbage, a full pipe),
+    written at most once per `interval_s`, so that a fault cannot flood the log."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 1.0) -> None:
+        self.logger, self.interval_s = logger, interval_s
+        self._logged_at = float("-inf")
+
+    def warning(self, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._logged_at >= self.interval_s:
+            self._logged_at = now
+            self.logger.warning(msg, *args)

@@ -27,6 +27,7 @@ import zmq
 from petcd.common import failpoint
 from petcd.common.codec import encode
 from petcd.common.errors import ErrBadLeaderTransferee, ErrNotLeader
+from petcd.common.log import Throttled
 from petcd.common import identity
 from petcd.common.membership import (
     MemberChangeAsk, MemberChangeRefused, MemberRemoved, Membership, PeerActivity,
@@ -180,16 +181,12 @@ def main(ctx: StageContext) -> None:
             elif isinstance(item, PeerActivity):
                 reconfig.on_activity(item, time.monotonic())
 
-    garbage = {"logged_at": float("-inf")}
+    garbage_log = Throttled(ctx.log)
 
     def on_peer_garbage(e: Exception) -> None:
         # transport passes peers' frames on undecoded: a bad one is dropped here, like a
-        # message lost on the network, instead of stopping the member. Logged at most once
-        # a second, so that a peer sending garbage cannot flood the log.
-        now = time.monotonic()
-        if now - garbage["logged_at"] >= 1.0:
-            garbage["logged_at"] = now
-            ctx.log.warning("dropped an undecodable frame from a peer: %s", e)
+        # message lost on the network, instead of stopping the member.
+        garbage_log.warning("dropped an undecodable frame from a peer: %s", e)
 
     def on_respc() -> None:
         for item in respc.drain():

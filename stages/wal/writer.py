@@ -22,11 +22,11 @@ process exits and the member stops).
 from __future__ import annotations
 
 import logging
-import time
 from typing import Callable
 
 from petcd.common import failpoint
 from petcd.common.layout import snap_dir, wal_dir
+from petcd.common.log import Throttled
 from petcd.common.pipeline import AppendDone, AppendRequest, Many, Recovered, SaveSnapshot
 from petcd.common.types import EMPTY_HARD_STATE
 from petcd.ipc.channel import Receiver, Sender
@@ -59,7 +59,7 @@ class Writer:
         self.fsync = fsync
         self.offer_to_peers = offer_to_peers
         self.dropped_batches = 0
-        self._warned_at = float("-inf")
+        self._dropped_log = Throttled(log)
 
     def write(self, requests: list) -> list[AppendDone]:
         """Write and sync `requests`, then let their messages to peers leave; the AppendDones
@@ -108,11 +108,8 @@ class Writer:
         # the leader sends the entries again.
         if not self.offer_to_peers(Many.of(frames)):
             self.dropped_batches += 1
-            now = time.monotonic()
-            if now - self._warned_at >= 1.0:
-                self._warned_at = now
-                log.warning("transport's pipe is full: dropped the answers of an append "
-                            "(%d batches so far)", self.dropped_batches)
+            self._dropped_log.warning("transport's pipe is full: dropped the answers of an "
+                                      "append (%d batches so far)", self.dropped_batches)
 
 
 def main(ctx: StageContext) -> None:
