@@ -5,7 +5,7 @@ messages.py) whose fields are in proto order. It can be written as
 - gateway JSON (etcd's grpc-gateway: proto field names, int64 as decimal strings, bytes as
   standard padded base64, enums as names, defaults omitted), for HTTP;
 - a native map (attribute names, msgpack ints and bins, enums as numbers, defaults omitted),
-  for ZeroMQ, as stages/api/native.py reads and writes it;
+  for ZeroMQ, as stages/api/native/codec.py reads and writes it;
 - etcdctl's JSON (Go's encoding/json of the protobuf structs: proto field names, every integer
   a JSON number, bytes base64, enums numbers, zero scalars omitted, present messages kept).
 Reading accepts the proto name, its lowerCamel form and the attribute name, int64 as a string

@@ -1,6 +1,6 @@
 """The table of RPCs the client calls: name -> gateway path, request type, response type.
 
-The names are the native protocol's method names (stages/api/zmq_api.py), which are etcd's
+The names are the native protocol's method names (stages/api/native/front_end.py), which are etcd's
 gRPC method names; the paths are etcd 3.4's gateway routes under /v3/ (reference/etcd-api.md
 section 1). `hashkv` is the path etcd 3.5.10+ added (3.4's gateway runs Hash on /hash).
 """

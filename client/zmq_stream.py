@@ -1,6 +1,6 @@
 """Native watch streams for the synchronous client: many streams on one ZeroMQ connection.
 
-Theory of operation (frames: stages/api/native_stream.py). A StreamMux owns one DEALER socket
+Theory of operation (frames: stages/api/native/stream.py). A StreamMux owns one DEALER socket
 per endpoint, separate from the unary calls' socket, and one daemon thread that alone touches
 it: it sends what other threads queued (waking on a socketpair), reads every frame and hands
 it to its stream's queue, and keeps each stream alive with a ping every keepalive / 3 (the

@@ -1,5 +1,5 @@
 """Calls over petcd's native protocol: msgpack maps on a ZeroMQ DEALER socket
-(stages/api/native.py has the format).
+(stages/api/native/codec.py has the format).
 
 Theory of operation: one DEALER socket per endpoint; a call sends `{"id", "method",
 "request"}` and reads frames until the one with its id arrives (answers to calls that timed

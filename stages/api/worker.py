@@ -31,20 +31,20 @@ from petcd.ipc.stage import StageContext
 from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
-from .debug_failpoints import FailpointEndpoint
-from .http import GatewayApp
+from .http.failpoints import FailpointEndpoint
+from .http.app import GatewayApp
 from .lease_service import LeaseService, min_lease_ttl_s
 from .member_service import MemberService
 from petcd.common.config import parse_retention
-from .coalesce import CoalescingHttpToolsProtocol
+from .http.coalesce import CoalescingHttpToolsProtocol
 from .compactor import Compactor
 from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
 from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .leader_monitor import LeaderMonitor
-from .zmq_api import ZmqFrontEnd
-from .zmq_watch import ZmqWatchStreams
+from .native.front_end import ZmqFrontEnd
+from .native.watch import ZmqWatchStreams
 
 SERVER_VERSION = "3.4.23"
 _NOBLOCK = int(zmq.NOBLOCK)  # a plain int: pyzmq's flag enums cost a Python call per use

@@ -5,7 +5,7 @@ import functools
 import json
 from pathlib import Path
 
-from petcd.stages.api.gateway_json import KV_ROUTES
+from petcd.stages.api.http.gateway_json import KV_ROUTES
 from tests.conformance.record import request_body
 
 RECORDED = Path(__file__).resolve().parent / "recorded"

@@ -1,4 +1,4 @@
-"""A raw client of petcd's native watch streams (stages/api/native_stream.py), for tests and
+"""A raw client of petcd's native watch streams (stages/api/native/stream.py), for tests and
 benches: one DEALER connection, frames sorted per stream as they arrive.
 
 Responses are acknowledged as they are read (`auto_ack`), or only by `ack()`; nothing pings

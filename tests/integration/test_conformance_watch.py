@@ -8,8 +8,9 @@ import json
 import pytest
 
 from petcd.common.kv import WatchResponse
-from petcd.stages.api import gateway_json, native
-from petcd.stages.api.json_stream import JsonStream
+from petcd.stages.api.http import gateway_json
+from petcd.stages.api.native import codec as native
+from petcd.stages.api.http.json_stream import JsonStream
 from tests.conformance.record import _normalize, request_body, send
 from tests.conformance.record_watch import _short, play, same
 from tests.conformance.recordings import MemberIds, load

@@ -1,7 +1,7 @@
 """CoalescingTransport: one send per connection per loop turn, in order, nothing lost at close."""
 import asyncio
 
-from petcd.stages.api.coalesce import CoalescingTransport
+from petcd.stages.api.http.coalesce import CoalescingTransport
 
 
 class FakeTransport:

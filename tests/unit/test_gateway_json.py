@@ -11,8 +11,8 @@ import pytest
 
 from petcd.common import kv
 from petcd.common.errors import Code, EtcdError, ErrEmptyKey, ErrNoLeader
-from petcd.stages.api import gateway_json as g
-from petcd.stages.api import gojson
+from petcd.stages.api.http import gateway_json as g
+from petcd.stages.api.http import gojson
 from tests.conformance import recordings
 
 

@@ -9,7 +9,7 @@ from petcd.client.urls import check_peer_urls
 from petcd.common import cluster, kv
 from petcd.common.errors import ErrMemberBadURLs, EtcdError
 from petcd.common.ids import member_id
-from petcd.stages.api import gateway_json, http  # noqa: F401  (http registers the messages)
+from petcd.stages.api.http import app as http, gateway_json  # noqa: F401  (app registers the messages)
 from petcd.stages.api.learner import refuses
 from petcd.stages.api.member_service import parse_peer_urls
 

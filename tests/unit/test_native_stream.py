@@ -4,7 +4,7 @@ import pytest
 
 from petcd.common.errors import Code, EtcdError
 from petcd.common.kv import Event, KeyValue, ResponseHeader, WatchResponse
-from petcd.stages.api import native_stream as ns
+from petcd.stages.api.native import stream as ns
 from petcd.stages.api.leader_monitor import MAX_NO_LEADER_CHECKS, NoLeaderCount
 
 

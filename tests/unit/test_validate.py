@@ -8,7 +8,7 @@ from petcd.common import errors
 from petcd.common.errors import Code, EtcdError
 from petcd.common.kv import (Compare, CompactionRequest, DeleteRangeRequest, PutRequest,
                              RangeRequest, RequestOp, TxnRequest)
-from petcd.stages.api import gateway_json as g
+from petcd.stages.api.http import gateway_json as g
 from petcd.stages.api import validate as v
 from tests.conformance import recordings
 

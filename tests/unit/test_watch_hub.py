@@ -6,7 +6,7 @@ from petcd.common.kv import (
     Event, EventType, FilterType, KeyValue, ResponseHeader, WatchCancelRequest,
     WatchCreateRequest, WatchProgressRequest, WatchRequest,
 )
-from petcd.stages.api.json_stream import JsonStream
+from petcd.stages.api.http.json_stream import JsonStream
 from petcd.common.proto_size import response_size
 from petcd.stages.api.watch_hub import SINGLE_KEY, Watcher, WatchHub
 from petcd.stages.api.watch_stream import WatchStream, fragments

@@ -9,7 +9,7 @@ import zmq
 from petcd.common.kv import ResponseHeader
 from petcd.stages.api.watch_hub import WatchHub
 from petcd.stages.api.watch_stream import WatchStream
-from petcd.stages.api.zmq_watch import ZmqWatchStreams
+from petcd.stages.api.native.watch import ZmqWatchStreams
 from tests.unit.test_watch_hub import FakeHistory
 
 PEER = b"peer-1"

@@ -2,7 +2,7 @@
 
 A request frame is `{"id": int, "method": str, "request": {...}}`; the answer is
 `{"id": int, "response": {...}}` or `{"id": int, "error": {"code": int, "message": str}}`.
-Frames with a `stream` key instead of an `id` belong to a stream (native_stream.py).
+Frames with a `stream` key instead of an `id` belong to a stream (stream.py).
 Inside, every message is a map keyed by the proto field names (snake case, as in common/kv.py:
 `range_end`, `create_revision`, `prev_kv`...), bytes are msgpack bin, integers are msgpack
 integers (no strings for int64), enums are their numbers (names are accepted on input), and
@@ -166,7 +166,7 @@ def unpack(frame: bytes) -> object:
 
 
 def parse_call(doc: object) -> tuple[int, str, dict]:
-    """A unary call's (id, method, request map); stream frames are native_stream.py's."""
+    """A unary call's (id, method, request map); stream frames are stream.py's."""
     if not isinstance(doc, dict):
         raise NativeError("a request must be a map with id, method and request")
     rid, method, req = doc.get("id"), doc.get("method"), doc.get("request", {})

@@ -1,11 +1,10 @@
 """The ZeroMQ front end: etcd's KV API as msgpack maps over a ROUTER socket.
 
 Theory of operation: one ROUTER socket per listen URL; each request frame (format in
-native.py) becomes an asyncio task calling the same service as HTTP, so many calls are in flight
+codec.py) becomes an asyncio task calling the same service as HTTP, so many calls are in flight
 on one connection and answers go back as they complete, tagged with the caller's id. Frames of
-watch streams (native_stream.py) go to the stream table (zmq_watch.py). Bad frames get an
-INVALID_ARGUMENT error answer; the listener never stops for a client's mistake. (Named
-zmq_api.py so that it does not shadow the pyzmq package.)
+watch streams (stream.py) go to the stream table (watch.py). Bad frames get an
+INVALID_ARGUMENT error answer; the listener never stops for a client's mistake.
 
 The ROUTER is ROUTER_MANDATORY: it reports a full peer pipe (EAGAIN) and an unknown peer
 (EHOSTUNREACH) instead of dropping the frame silently, which the watch streams need. A unary
@@ -20,7 +19,8 @@ import zmq
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
-from . import learner, native, native_stream
+from .. import learner
+from . import codec as native, stream as native_stream
 
 # Plain ints: pyzmq's multipart helpers combine its flag enums in Python on every call.
 _NOBLOCK, _SNDMORE, _RCVMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE), int(zmq.RCVMORE)
@@ -44,7 +44,7 @@ class ZmqFrontEnd:
     def __init__(self, service, status, members, max_frame_bytes: int, leases=None,
                  member_service=None, is_learner=lambda: False, streams=None,
                  heartbeat_ms: int = 0) -> None:
-        """streams: a zmq_watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
+        """streams: a watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
         heartbeat interval (dead connections are dropped after 3 intervals; 0: off)."""
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,

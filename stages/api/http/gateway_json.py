@@ -41,8 +41,8 @@ import orjson
 
 from petcd.common import kv
 from petcd.common.errors import Code, EtcdError
-from petcd.stages.api import gojson
-from petcd.stages.api.gojson import GoJSONError, GoNum, GoStr
+from petcd.stages.api.http import gojson
+from petcd.stages.api.http.gojson import GoJSONError, GoNum, GoStr
 
 
 class GatewayPanic(Exception):

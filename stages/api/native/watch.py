@@ -1,6 +1,6 @@
 """Watch streams on the ZeroMQ front end: the table of open streams and how they are served.
 
-Theory of operation. Frames and credit are native_stream.py's. Each open stream is keyed by
+Theory of operation. Frames and credit are stream.py's. Each open stream is keyed by
 (socket, routing id, stream id) and holds a WatchStream, the same as HTTP's (ids, created and
 canceled responses, filters, prev_kv, progress, fragments, slow watchers caught up from LMDB);
 its `send` is ours: responses become frames, and each frame leaves once the stream has credit.
@@ -37,8 +37,9 @@ import zmq
 
 from petcd.common.errors import Code, ErrStopped, ErrTooManyRequests, EtcdError
 from petcd.common.kv import WatchRequest
-from . import learner, native, native_stream as ns
-from .leader_monitor import no_leader
+from .. import learner
+from . import codec as native, stream as ns
+from ..leader_monitor import no_leader
 
 log = logging.getLogger("petcd.api")
 

@@ -28,12 +28,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from petcd.common import cluster, lease
 from petcd.common.errors import Code, EtcdError
-from . import gateway_json, learner
+from .. import learner
+from . import gateway_json
 from .gateway_json import GatewayPanic
 from .gojson import GoJSONError
-from .http_stream import request_stream
+from .stream import request_stream
 from .json_stream import JsonStream
-from .leader_monitor import no_leader
+from ..leader_monitor import no_leader
 
 log = logging.getLogger("petcd.api")
 

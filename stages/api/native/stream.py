@@ -24,7 +24,7 @@ Flow control is a byte credit per stream, as HTTP/2's stream window: the server 
 responses frame only while the bytes it sent and the client has not acknowledged are below the
 window (so at most window + one frame is ever queued for a stream), and the client acknowledges
 bytes as its application consumes them. A ROUTER socket drops what it cannot queue, silently;
-credit keeps the queues short, and the front end (zmq_watch.py) never drops a frame of a stream.
+credit keeps the queues short, and the front end (watch.py) never drops a frame of a stream.
 
 Pure: no sockets, no clock. Must never: accept a frame that names no stream as a stream frame.
 """
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import msgpack
 
 from petcd.common.errors import EtcdError
-from .native import NativeError, to_map
+from .codec import NativeError, to_map
 
 
 @dataclass(frozen=True, slots=True)

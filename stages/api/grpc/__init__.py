@@ -1,0 +1,1 @@
+"""The gRPC front end: etcd's gRPC services (etcdserverpb, v3lockpb, v3electionpb, health) over the service layer."""

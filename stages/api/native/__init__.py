@@ -1,0 +1,1 @@
+"""The native front end: msgpack frames over ZeroMQ, over the service layer."""
