@@ -1,0 +1,1 @@
+"""etcd's protocol files and the modules generated from them (generate.py)."""
