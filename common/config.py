@@ -38,6 +38,34 @@ def _urls(v: Any) -> tuple[str, ...]:
     return tuple(x.strip() for x in items if x.strip())
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def go_duration_s(text: str) -> float:
+    """Seconds in a Go duration (`2h`, `1m30s`, `500ms`)."""
+    text = text.strip()
+    pos, total = 0, 0.0
+    for m in _DURATION.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_S[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"not a duration: {text!r}")
+    return total
+
+
+def _duration_s(v: Any) -> float:
+    """A Go duration, or a plain number of seconds."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    try:
+        return float(str(v))
+    except ValueError:
+        return go_duration_s(str(v))
+
+
 @dataclass(frozen=True, slots=True)
 class Knob:
     name: str          # flag name, without the leading dashes (etcd's name where etcd has one)
@@ -50,7 +78,11 @@ KNOBS: tuple[Knob, ...] = (
     # -- member (etcd's flags) --
     Knob("name", str, "default", "human-readable name of this member"),
     Knob("data-dir", str, "", "path to the data directory (default: ./<name>.petcd)"),
-    Knob("listen-client-urls", _urls, ("http://127.0.0.1:2379",), "HTTP client listen URLs"),
+    Knob("listen-client-urls", _urls, ("http://127.0.0.1:2379",),
+         "client listen URLs, serving gRPC and the HTTP gateway on each port"),
+    Knob("listen-client-http-urls", _urls, (),
+         "HTTP-only client listen URLs (etcd 3.5's flag); when set, --listen-client-urls "
+         "serve gRPC only"),
     Knob("advertise-client-urls", _urls, ("http://127.0.0.1:2379",),
          "client URLs advertised to the cluster"),
     Knob("listen-client-zmq-urls", _urls, ("tcp://127.0.0.1:2378",),
@@ -71,6 +103,15 @@ KNOBS: tuple[Knob, ...] = (
     Knob("auto-compaction-retention", str, "0",
          "auto compaction retention (hours, or a duration like 30m, or revisions); 0 = off"),
     Knob("log-level", str, "info", "debug, info, warn or error"),
+    Knob("grpc-keepalive-min-time", _duration_s, 5.0,
+         "minimum interval (a Go duration, or seconds) a client should wait before pinging "
+         "the server; petcd never cuts a client off for pinging more often"),
+    Knob("grpc-keepalive-interval", _duration_s, 7200.0,
+         "frequency (a Go duration, or seconds) of the server's pings on an idle gRPC "
+         "connection"),
+    Knob("grpc-keepalive-timeout", _duration_s, 20.0,
+         "time (a Go duration, or seconds) to wait for a ping's answer before closing the "
+         "connection"),
     Knob("strict-reconfig-check", _bool, True,
          "refuse membership changes that could lose the quorum of started members"),
     # -- per-stage tuning (petcd's own) --
@@ -194,10 +235,6 @@ def load(flags: Mapping[str, Any], env: Mapping[str, str] | None = None,
     return MemberConfig(values)
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|ns)")
-_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-
-
 def parse_retention(mode: str, text: str) -> float:
     """Seconds (periodic) or revisions (revision). Plain numbers are hours for periodic."""
     text = text.strip()
@@ -207,15 +244,10 @@ def parse_retention(mode: str, text: str) -> float:
         return float(text) * 3600.0
     except ValueError:
         pass
-    pos, total = 0, 0.0
-    for m in _DURATION.finditer(text):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_S[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"invalid --auto-compaction-retention {text!r}")
-    return total
+    try:
+        return go_duration_s(text)
+    except ValueError:
+        raise ValueError(f"invalid --auto-compaction-retention {text!r}") from None
 
 
 def _validate(v: dict[str, Any]) -> None:
@@ -235,6 +267,9 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"invalid --auto-compaction-retention "
                           f"{v['auto_compaction_retention']!r} for mode "
                           f"{v['auto_compaction_mode']!r}") from None
+    if min(v["grpc_keepalive_interval"], v["grpc_keepalive_timeout"]) <= 0:
+        raise ConfigError("--grpc-keepalive-interval and --grpc-keepalive-timeout must be "
+                          "greater than 0")
     if v["log_level"] not in ("debug", "info", "warn", "error"):
         raise ConfigError("--log-level must be one of debug, info, warn, error")
     if v["watch_progress_notify_interval_ms"] < 100:

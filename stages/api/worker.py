@@ -1,7 +1,8 @@
-"""An api worker process: the HTTP and ZeroMQ listeners around one KVService.
+"""An api worker process: the gRPC, HTTP and ZeroMQ listeners around one KVService.
 
 Theory of operation: one asyncio loop (uvloop) runs the HTTP server (uvicorn, httptools parser,
-our ASGI app), the ZeroMQ client listener, and the tasks that read readc (read-index results,
+our ASGI app) and the gRPC server (grpclib) on the same client ports (grpc/listener.py tells
+their connections apart), the ZeroMQ client listener, and the tasks that read readc (read-index results,
 raft status) and resultc (write results, applied index). Reads open LMDB directly through a
 read-only MvccReader. Sends to raft use a plain non-blocking PUSH socket: the pipe's high-water
 mark bounds it, and a full pipe becomes "too many requests" rather than an unbounded queue.
@@ -14,6 +15,7 @@ import signal
 import socket
 from urllib.parse import urlsplit
 
+import grpclib.health.service
 import prometheus_client
 import uvicorn
 import zmq
@@ -42,6 +44,14 @@ from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
 from .watch_stream import WatchStream
 from .service import KVService, MemberState
+from .grpc import listener as grpc_listener
+from .grpc.auth import auth_handlers
+from .grpc.convert import encoder
+from .grpc.services import mapping as grpc_mapping, reply_types, unary_calls
+from petcd.common.kv import ResponseHeader
+from petcd.common.proto import rpc_pb2
+from .grpc.streams import keep_alive_handler, watch_handler
+from .grpc.unary import Checks
 from .leader_monitor import LeaderMonitor
 from .native.front_end import ZmqFrontEnd
 from .native.watch import ZmqWatchStreams
@@ -55,6 +65,19 @@ def _host_port(url: str) -> tuple[str, int]:
     if parts.scheme not in ("http", "https") or not parts.hostname or not parts.port:
         raise ValueError(f"bad client URL {url!r} (want http://host:port)")
     return parts.hostname, parts.port
+
+
+def _listen(url: str) -> socket.socket:
+    """A listening socket for a client URL. Every api worker binds the same port; the kernel
+    spreads connections (SO_REUSEPORT)."""
+    host, port = _host_port(url)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
 
 
 class Worker:
@@ -182,6 +205,27 @@ class Worker:
     def is_learner(self) -> bool:
         return self.member.status.is_learner
 
+    def _grpc_server(self, has_leader) -> grpc_listener.GrpcServer:
+        """etcd's gRPC services over this worker's service layer."""
+        checks = Checks(has_leader, self.is_learner)
+        unary = unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
+                            self.hash_kv)
+        streams = {
+            "/etcdserverpb.Watch/Watch": watch_handler(checks, self.new_watch_stream),
+            "/etcdserverpb.Lease/LeaseKeepAlive": keep_alive_handler(checks,
+                                                                     self.leases.keep_alive),
+        }
+        header = encoder(ResponseHeader, rpc_pb2.ResponseHeader)
+        streams.update(auth_handlers(
+            lambda: header(self.member.header(self.reader.current_revision())), reply_types()))
+        methods = grpc_mapping(checks, unary, streams)
+        methods.update(grpclib.health.service.Health().__mapping__())  # "" is SERVING
+        cfg = self.cfg
+        return grpc_listener.GrpcServer(
+            methods, max_request_bytes=cfg.max_request_bytes,
+            keepalive_interval_s=cfg.grpc_keepalive_interval,
+            keepalive_timeout_s=cfg.grpc_keepalive_timeout)
+
     def _on_readable(self, sock: zmq.Socket) -> None:
         """Drain a pipe socket (edge-triggered: until it would block) and dispatch."""
         while True:
@@ -247,22 +291,23 @@ class Worker:
                          failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
                                                       self.cfg.api_workers)
                          if self.cfg.debug_failpoints else None)
+        grpc = self._grpc_server(has_leader)
+        http_urls = self.cfg.listen_client_http_urls
+        # As etcd: each client URL serves gRPC and HTTP on one port, unless HTTP has URLs of
+        # its own (--listen-client-http-urls), which then serve HTTP alone, and the client
+        # URLs gRPC alone.
+        http_protocol = (CoalescingHttpToolsProtocol if http_urls else
+                         grpc_listener.shared_port_protocol(grpc, CoalescingHttpToolsProtocol))
         servers, listeners = [], []
-        for url in self.cfg.listen_client_urls:
-            host, port = _host_port(url)
-            # Every api worker binds the same port; the kernel spreads connections (SO_REUSEPORT).
-            sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-            sock.listen(2048)
-            sock.setblocking(False)
-            listeners.append(sock)
-            config = uvicorn.Config(app, loop="none", http=CoalescingHttpToolsProtocol,
+        for url in http_urls or self.cfg.listen_client_urls:
+            listeners.append(_listen(url))
+            config = uvicorn.Config(app, loop="none", http=http_protocol,
                                     lifespan="off", access_log=False, log_level="warning",
                                     server_header=False, date_header=False,
                                     proxy_headers=False)
             servers.append(uvicorn.Server(config))
+        grpc_only = [await grpc.serve(_listen(url))
+                     for url in (self.cfg.listen_client_urls if http_urls else ())]
         for s in servers:
             s.install_signal_handlers = lambda: None  # the worker handles signals itself
         stop = asyncio.Event()
@@ -319,6 +364,9 @@ class Worker:
         await stop.wait()
         for stream in list(self.watch_streams):  # open watches would hold uvicorn's shutdown
             stream.close()
+        for g in grpc_only:
+            g.close()
+        await grpc.close()
         for s in servers:
             s.should_exit = True
         await asyncio.gather(*serving, return_exceptions=True)

@@ -1,0 +1,131 @@
+"""gRPC on the client port: grpclib's HTTP/2 server, sharing the port with the HTTP gateway.
+
+Theory of operation. etcd serves gRPC and its HTTP/1.1 gateway on one port, telling them apart
+by the first bytes of a connection (cmux). Here both run on the worker's one event loop, so no
+bytes are copied between processes: the listener's protocol waits for the first bytes of a
+connection and hands the connection to grpclib's HTTP/2 protocol if they are HTTP/2's client
+preface (gRPC clients send it first, with prior knowledge), else to the HTTP server's protocol
+(uvicorn's), replaying what it read. `GrpcServer` holds grpclib's server without a listening
+socket of its own; its connections are tracked so that a stop can close them.
+
+Limits are etcd's: a message larger than --max-request-bytes + 512 KiB is refused with
+ResourceExhausted and grpc-go's text, and the server pings an idle connection after
+--grpc-keepalive-interval and drops it when no answer comes in --grpc-keepalive-timeout.
+grpclib never sends GOAWAY for a client's pings, so --grpc-keepalive-min-time (which etcd uses
+to refuse clients pinging more often) cuts no client off here: an idle `etcdctl watch` stays.
+
+Must never: block on a connection that has not sent its first bytes, or lose the bytes read
+while deciding.
+"""
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+import grpclib.server
+from grpclib.config import Configuration
+from grpclib.const import Status
+from grpclib.encoding.proto import ProtoCodec
+from grpclib.exceptions import GRPCError
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+# etcd's allowance above --max-request-bytes for the rest of a gRPC message (grpcOverheadBytes)
+GRPC_OVERHEAD_BYTES = 512 * 1024
+
+
+class _LimitedCodec(ProtoCodec):
+    """grpclib's protobuf codec, refusing a message over the receive limit as grpc-go does."""
+
+    def __init__(self, max_recv_bytes: int) -> None:
+        self.max_recv_bytes = max_recv_bytes
+
+    def decode(self, data, message_type):
+        if len(data) > self.max_recv_bytes:
+            raise GRPCError(Status.RESOURCE_EXHAUSTED,
+                            f"grpc: received message larger than max ({len(data)} vs. "
+                            f"{self.max_recv_bytes})")
+        return super().decode(data, message_type)
+
+
+class _Mapping:
+    def __init__(self, mapping: dict) -> None:
+        self._mapping = mapping
+
+    def __mapping__(self) -> dict:
+        return self._mapping
+
+
+class GrpcServer:
+    def __init__(self, mapping: dict, *, max_request_bytes: int, keepalive_interval_s: float,
+                 keepalive_timeout_s: float) -> None:
+        config = Configuration(_keepalive_time=keepalive_interval_s,
+                               _keepalive_timeout=keepalive_timeout_s)
+        self._server = grpclib.server.Server(
+            [_Mapping(mapping)], codec=_LimitedCodec(max_request_bytes + GRPC_OVERHEAD_BYTES),
+            config=config)
+        # grpclib copies the handlers' mappings into a plain dict; keep ours, which answers
+        # unknown paths itself (services._Methods).
+        self._server._mapping = mapping
+        self._protocols: weakref.WeakSet = weakref.WeakSet()
+
+    def protocol(self) -> asyncio.Protocol:
+        """A new connection's HTTP/2 protocol (grpclib's)."""
+        # grpclib builds its protocols in Server._protocol_factory; it keeps each connection's
+        # handler for close(). grpclib is pinned in pyproject.toml for this.
+        proto = self._server._protocol_factory()
+        self._protocols.add(proto)
+        return proto
+
+    async def serve(self, sock) -> asyncio.AbstractServer:
+        """Serve gRPC alone on a listening socket (--listen-client-http-urls is set)."""
+        return await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
+
+    async def close(self) -> None:
+        """End every call and connection."""
+        handlers = list(self._server._handlers)
+        for proto in list(self._protocols):
+            processor = getattr(proto, "processor", None)  # set once the connection is made
+            if processor is not None:
+                processor.close("server stopped")  # its connection and its calls
+        for h in handlers:
+            h.close()
+        for h in handlers:
+            await h.wait_closed()
+
+
+def shared_port_protocol(grpc: GrpcServer, http_protocol: type) -> type:
+    """A protocol class, given to uvicorn in place of its own, that serves each connection by
+    gRPC or by `http_protocol` (uvicorn's, built with uvicorn's arguments) by its first bytes."""
+
+    class SharedPortProtocol(asyncio.Protocol):
+        def __init__(self, *args, **kwargs) -> None:
+            self._http_args = (args, kwargs)
+            self._transport: asyncio.Transport | None = None
+            self._head = b""
+
+        def connection_made(self, transport) -> None:
+            self._transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            head = self._head + data
+            if len(head) < len(PREFACE) and PREFACE.startswith(head):
+                self._head = head  # not enough to tell yet
+                return
+            if head.startswith(PREFACE):
+                proto = grpc.protocol()
+            else:
+                args, kwargs = self._http_args
+                proto = http_protocol(*args, **kwargs)
+            transport = self._transport
+            transport.set_protocol(proto)
+            proto.connection_made(transport)
+            proto.data_received(head)
+
+        def eof_received(self):
+            return None  # nothing decided yet: the connection closes
+
+        def connection_lost(self, exc) -> None:
+            self._transport = None
+
+    return SharedPortProtocol

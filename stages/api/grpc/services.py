@@ -1,0 +1,117 @@
+"""etcd's gRPC services, method by method: the one table from gRPC path to the service layer.
+
+Theory of operation. grpclib dispatches on the method path (`/etcdserverpb.KV/Range`). The
+generated service bases (common/proto/*_grpc.py) know each method's cardinality and message
+classes; this module reads them from there, so the only thing written here is which coroutine
+answers which method. Unary methods go through unary.handler(); the streams (Watch,
+LeaseKeepAlive, Snapshot, Observe) have handlers of their own. A method of etcd's that petcd
+does not serve yet is left out of the table, and grpclib answers it Unimplemented.
+
+Must never: register a path that is not etcd's, or answer a method with another's messages.
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+import grpclib.const
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+
+from petcd.common import cluster, kv, lease
+from petcd.common.proto import rpc_grpc, rpc_pb2, v3election_grpc, v3lock_grpc
+from .unary import Checks, handler
+
+_BASES = (rpc_grpc.KVBase, rpc_grpc.WatchBase, rpc_grpc.LeaseBase, rpc_grpc.ClusterBase,
+          rpc_grpc.MaintenanceBase, rpc_grpc.AuthBase, v3lock_grpc.LockBase,
+          v3election_grpc.ElectionBase)
+
+
+class _Names:
+    """Stands in for a service object: each method is its own name, so that a generated
+    __mapping__ yields the method names with their cardinality and message classes."""
+
+    def __getattr__(self, name: str) -> str:
+        return name
+
+
+def reply_types() -> dict[str, type]:
+    return {path: m.reply_type for path, m in etcd_methods().items()}
+
+
+def etcd_methods() -> dict[str, grpclib.const.Handler]:
+    """gRPC path -> Handler(method name, cardinality, request class, reply class)."""
+    out: dict[str, grpclib.const.Handler] = {}
+    for base in _BASES:
+        out.update(base.__mapping__(_Names()))
+    return out
+
+
+def unary_calls(service, leases, members, status: Callable[[], Awaitable],
+                hash_: Callable, hash_kv: Callable) -> dict[str, tuple[type, Callable]]:
+    """gRPC path -> (the service layer's request class, the coroutine that answers it)."""
+    return {
+        "/etcdserverpb.KV/Range": (kv.RangeRequest, service.range),
+        "/etcdserverpb.KV/Put": (kv.PutRequest, service.put),
+        "/etcdserverpb.KV/DeleteRange": (kv.DeleteRangeRequest, service.delete_range),
+        "/etcdserverpb.KV/Txn": (kv.TxnRequest, service.txn),
+        "/etcdserverpb.KV/Compact": (kv.CompactionRequest, service.compact),
+        "/etcdserverpb.Lease/LeaseGrant": (lease.LeaseGrantRequest, leases.grant),
+        "/etcdserverpb.Lease/LeaseRevoke": (lease.LeaseRevokeRequest, leases.revoke),
+        "/etcdserverpb.Lease/LeaseTimeToLive": (lease.LeaseTimeToLiveRequest,
+                                                leases.time_to_live),
+        "/etcdserverpb.Lease/LeaseLeases": (lease.LeaseLeasesRequest, leases.leases),
+        "/etcdserverpb.Cluster/MemberAdd": (cluster.MemberAddRequest, members.add),
+        "/etcdserverpb.Cluster/MemberRemove": (cluster.MemberRemoveRequest, members.remove),
+        "/etcdserverpb.Cluster/MemberUpdate": (cluster.MemberUpdateRequest, members.update),
+        "/etcdserverpb.Cluster/MemberList": (cluster.MemberListRequest, members.list),
+        "/etcdserverpb.Cluster/MemberPromote": (cluster.MemberPromoteRequest, members.promote),
+        "/etcdserverpb.Maintenance/Alarm": (cluster.AlarmRequest, service.alarm),
+        "/etcdserverpb.Maintenance/Status": (cluster.StatusRequest, lambda req: status()),
+        "/etcdserverpb.Maintenance/Hash": (cluster.HashRequest, hash_),
+        "/etcdserverpb.Maintenance/HashKV": (cluster.HashKVRequest, hash_kv),
+        "/etcdserverpb.Maintenance/MoveLeader": (cluster.MoveLeaderRequest,
+                                                 service.move_leader),
+    }
+
+
+class _Methods(dict):
+    """The mapping grpclib looks methods up in; a path it lacks gets grpc-go's Unimplemented
+    answer (grpclib's own has no content-type, which Go clients report as a transport error)."""
+
+    def get(self, path, default=None):
+        found = dict.get(self, path)
+        return found if found is not None else _unknown(path, self)
+
+
+def _unknown(path: str, methods: dict) -> grpclib.const.Handler:
+    service, _, method = path.lstrip("/").rpartition("/")
+    if not path.startswith("/") or not service:
+        message = f"malformed method name: {path!r}"
+    elif any(p.startswith(f"/{service}/") for p in methods):
+        message = f"unknown method {method} for service {service}"
+    else:
+        message = f"unknown service {service}"
+
+    async def refuse(stream) -> None:
+        raise GRPCError(Status.UNIMPLEMENTED, message)
+
+    # never reads a message, so any message class will do
+    return grpclib.const.Handler(refuse, grpclib.const.Cardinality.STREAM_STREAM,
+                                 rpc_pb2.RangeRequest, rpc_pb2.RangeResponse)
+
+
+def mapping(checks: Checks, unary: dict[str, tuple[type, Callable]],
+            streams: dict[str, Callable]) -> dict[str, grpclib.const.Handler]:
+    """The grpclib mapping: every unary call wrapped by unary.handler; `streams` (and any
+    other handler that reads its own messages) as given."""
+    methods = etcd_methods()
+    out = _Methods()
+    for path, (request_cls, call) in unary.items():
+        m = methods[path]
+        out[path] = grpclib.const.Handler(
+            handler(checks, request_cls, call, m.request_type, m.reply_type),
+            m.cardinality, m.request_type, m.reply_type)
+    for path, handle in streams.items():
+        m = methods[path]
+        out[path] = grpclib.const.Handler(handle, m.cardinality, m.request_type, m.reply_type)
+    return out

@@ -1,0 +1,178 @@
+"""etcd's gRPC services on a member's client port, through a gRPC client (grpclib, with the
+stubs generated from etcd's .proto): answers, errors with etcd's codes and messages, streams,
+and HTTP on the same port. One member serves the module; each test keeps to its own keys."""
+from __future__ import annotations
+
+import asyncio
+import http.client
+
+import pytest
+from grpclib.client import Channel
+from grpclib.const import Cardinality, Status
+from grpclib.exceptions import GRPCError
+from grpclib.health.v1 import health_pb2, health_grpc
+
+from petcd.common.proto import kv_pb2, rpc_grpc, rpc_pb2 as pb
+
+from .member import Member
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def member(tmp_path_factory):
+    m = Member(tmp_path_factory.mktemp("grpc"), "g1", ("--max-request-bytes", "100000"))
+    m.start()
+    yield m
+    m.stop()
+
+
+def run(member, body):
+    """Run `body(channel)` against the member's client port on a fresh loop."""
+    async def main():
+        channel = Channel("127.0.0.1", member.client_port)
+        try:
+            return await asyncio.wait_for(body(channel), 20)
+        finally:
+            channel.close()
+    return asyncio.run(main())
+
+
+def test_put_range_txn_delete(member):
+    async def body(ch):
+        kv = rpc_grpc.KVStub(ch)
+        put = await kv.Put(pb.PutRequest(key=b"kv/a", value=b"1"))
+        assert put.header.revision > 1 and put.header.member_id and put.header.cluster_id
+        got = await kv.Range(pb.RangeRequest(key=b"kv/a"))
+        assert [(x.key, x.value, x.version) for x in got.kvs] == [(b"kv/a", b"1", 1)]
+        assert got.count == 1 and got.header.revision == put.header.revision
+        txn = await kv.Txn(pb.TxnRequest(
+            compare=[pb.Compare(key=b"kv/a", target=pb.Compare.VALUE,
+                                result=pb.Compare.EQUAL, value=b"1")],
+            success=[pb.RequestOp(request_put=pb.PutRequest(key=b"kv/b", value=b"2",
+                                                            prev_kv=True))],
+            failure=[pb.RequestOp(request_range=pb.RangeRequest(key=b"kv/a"))]))
+        assert txn.succeeded and txn.responses[0].WhichOneof("response") == "response_put"
+        gone = await kv.DeleteRange(pb.DeleteRangeRequest(key=b"kv/", range_end=b"kv0",
+                                                          prev_kv=True))
+        assert gone.deleted == 2 and [x.key for x in gone.prev_kvs] == [b"kv/a", b"kv/b"]
+    run(member, body)
+
+
+def test_errors_carry_etcds_code_and_message(member):
+    async def body(ch):
+        kv = rpc_grpc.KVStub(ch)
+        with pytest.raises(GRPCError) as e:
+            await kv.Put(pb.PutRequest(key=b"", value=b"x"))
+        assert (e.value.status, e.value.message) == (Status.INVALID_ARGUMENT,
+                                                     "etcdserver: key is not provided")
+        with pytest.raises(GRPCError) as e:
+            await kv.Range(pb.RangeRequest(key=b"x", revision=10 ** 9))
+        assert e.value.status == Status.OUT_OF_RANGE
+        assert e.value.message == "etcdserver: mvcc: required revision is a future revision"
+        # past --max-request-bytes: etcd's check; past it plus 512 KiB: grpc-go's receive limit
+        with pytest.raises(GRPCError) as e:
+            await kv.Put(pb.PutRequest(key=b"big", value=b"x" * 200_000))
+        assert (e.value.status, e.value.message) == (Status.INVALID_ARGUMENT,
+                                                     "etcdserver: request is too large")
+        huge = pb.PutRequest(key=b"big", value=b"x" * 700_000)
+        with pytest.raises(GRPCError) as e:
+            await kv.Put(huge)
+        assert e.value.status == Status.RESOURCE_EXHAUSTED
+        assert e.value.message == (f"grpc: received message larger than max "
+                                   f"({huge.ByteSize()} vs. {100_000 + 512 * 1024})")
+        lease = rpc_grpc.LeaseStub(ch)
+        with pytest.raises(GRPCError) as e:
+            await lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=12345))
+        assert (e.value.status, e.value.message) == (Status.NOT_FOUND,
+                                                     "etcdserver: requested lease not found")
+    run(member, body)
+
+
+def test_unknown_services_and_methods_are_unimplemented_as_grpc_go_says(member):
+    async def body(ch):
+        for path, message in (
+                ("/etcdserverpb.KV/Nope", "unknown method Nope for service etcdserverpb.KV"),
+                ("/nope.Service/Get", "unknown service nope.Service")):
+            with pytest.raises(GRPCError) as e:
+                async with ch.request(path, Cardinality.UNARY_UNARY, pb.RangeRequest,
+                                      pb.RangeResponse) as stream:
+                    await stream.send_message(pb.RangeRequest(key=b"a"), end=True)
+                    await stream.recv_message()
+            assert (e.value.status, e.value.message) == (Status.UNIMPLEMENTED, message)
+    run(member, body)
+
+
+def test_watch_stream_sees_events_and_cancels(member):
+    async def body(ch):
+        kv = rpc_grpc.KVStub(ch)
+        async with rpc_grpc.WatchStub(ch).Watch.open() as stream:
+            await stream.send_message(pb.WatchRequest(create_request=pb.WatchCreateRequest(
+                key=b"w/", range_end=b"w0", prev_kv=True)))
+            created = await stream.recv_message()
+            assert created.created and created.watch_id == 0
+            await kv.Put(pb.PutRequest(key=b"w/x", value=b"1"))
+            await kv.Put(pb.PutRequest(key=b"w/x", value=b"2"))
+            seen = []
+            while len(seen) < 2:
+                resp = await stream.recv_message()
+                seen += [(e.type, e.kv.value, e.prev_kv.value) for e in resp.events]
+            assert seen == [(kv_pb2.Event.PUT, b"1", b""),
+                            (kv_pb2.Event.PUT, b"2", b"1")]
+            await stream.send_message(pb.WatchRequest(
+                cancel_request=pb.WatchCancelRequest(watch_id=0)))
+            canceled = await stream.recv_message()
+            assert canceled.canceled and canceled.watch_id == 0
+            await stream.send_message(pb.WatchRequest(
+                progress_request=pb.WatchProgressRequest()))
+            progress = await stream.recv_message()
+            assert progress.watch_id == -1 and progress.header.revision > 0
+            await stream.cancel()
+    run(member, body)
+
+
+def test_lease_keep_alive_stream(member):
+    async def body(ch):
+        lease = rpc_grpc.LeaseStub(ch)
+        granted = await lease.LeaseGrant(pb.LeaseGrantRequest(TTL=30))
+        async with lease.LeaseKeepAlive.open() as stream:
+            await stream.send_message(pb.LeaseKeepAliveRequest(ID=granted.ID))
+            alive = await stream.recv_message()
+            assert (alive.ID, alive.TTL) == (granted.ID, 30)
+            await stream.send_message(pb.LeaseKeepAliveRequest(ID=granted.ID + 1))
+            unknown = await stream.recv_message()
+            assert (unknown.ID, unknown.TTL) == (granted.ID + 1, 0)  # etcd: TTL 0, no error
+            await stream.end()
+            assert await stream.recv_message() is None
+        ttl = await lease.LeaseTimeToLive(pb.LeaseTimeToLiveRequest(ID=granted.ID))
+        assert ttl.grantedTTL == 30 and 0 < ttl.TTL <= 30
+        await lease.LeaseRevoke(pb.LeaseRevokeRequest(ID=granted.ID))
+    run(member, body)
+
+
+def test_maintenance_cluster_auth_and_health(member):
+    async def body(ch):
+        status = await rpc_grpc.MaintenanceStub(ch).Status(pb.StatusRequest())
+        assert status.version == "3.4.23" and status.leader == status.header.member_id
+        members = await rpc_grpc.ClusterStub(ch).MemberList(pb.MemberListRequest())
+        assert [m.name for m in members.members] == ["g1"]
+        h = await rpc_grpc.MaintenanceStub(ch).HashKV(pb.HashKVRequest())
+        assert h.header.revision > 0
+        with pytest.raises(GRPCError) as e:
+            await rpc_grpc.AuthStub(ch).Authenticate(pb.AuthenticateRequest(name="a",
+                                                                            password="b"))
+        assert (e.value.status, e.value.message) == (
+            Status.FAILED_PRECONDITION, "etcdserver: authentication is not enabled")
+        assert list((await rpc_grpc.AuthStub(ch).UserList(pb.AuthUserListRequest())).users) \
+            == []
+        health = await health_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+    run(member, body)
+
+
+def test_http_gateway_answers_on_the_same_port(member):
+    conn = http.client.HTTPConnection("127.0.0.1", member.client_port, timeout=10)
+    conn.request("GET", "/version")
+    resp = conn.getresponse()
+    assert resp.status == 200 and b"3.4.23" in resp.read()
+    conn.close()
