@@ -159,3 +159,17 @@ class HashKVResponse:
     header: ResponseHeader | None = None
     hash: int = 0
     compact_revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResponse:
+    """One chunk of a snapshot stream: `blob` holds the store's bytes, `remaining_bytes` how
+    many are still to come after it; the last chunk holds the SHA-256 of the store instead."""
+    header: ResponseHeader | None = None
+    remaining_bytes: int = 0
+    blob: bytes = b""

@@ -44,13 +44,14 @@ from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
 from .watch_stream import WatchStream
 from .service import KVService, MemberState
+from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
 from .grpc.auth import auth_handlers
 from .grpc.convert import encoder
 from .grpc.services import mapping as grpc_mapping, reply_types, unary_calls
 from petcd.common.kv import ResponseHeader
 from petcd.common.proto import rpc_pb2
-from .grpc.streams import keep_alive_handler, watch_handler
+from .grpc.streams import keep_alive_handler, server_stream_handler, watch_handler
 from .grpc.unary import Checks
 from .leader_monitor import LeaderMonitor
 from .native.front_end import ZmqFrontEnd
@@ -199,6 +200,10 @@ class Worker:
         return cluster.HashKVResponse(header=self.member.header(rev), hash=h,
                                       compact_revision=compact)
 
+    def snapshot(self, req: cluster.SnapshotRequest | None = None):
+        """The store's snapshot stream (snapshot.py), copied through this worker's reader."""
+        return snapshot_stream(self.reader, os.path.join(self.cfg.data_dir, "run"))
+
     async def members(self) -> cluster.MemberListResponse:
         return await self.cluster.list()
 
@@ -211,6 +216,9 @@ class Worker:
         unary = unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
                             self.hash_kv)
         streams = {
+            "/etcdserverpb.Maintenance/Snapshot": server_stream_handler(
+                checks, cluster.SnapshotRequest, self.snapshot, rpc_pb2.SnapshotRequest,
+                rpc_pb2.SnapshotResponse),
             "/etcdserverpb.Watch/Watch": watch_handler(checks, self.new_watch_stream),
             "/etcdserverpb.Lease/LeaseKeepAlive": keep_alive_handler(checks,
                                                                      self.leases.keep_alive),
@@ -287,7 +295,7 @@ class Worker:
                          watch_stream=self.new_watch_stream,
                          has_leader=has_leader,
                          metrics=self.metrics, member_service=self.cluster,
-                         is_learner=self.is_learner,
+                         is_learner=self.is_learner, snapshot=self.snapshot,
                          failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
                                                       self.cfg.api_workers)
                          if self.cfg.debug_failpoints else None)

@@ -215,6 +215,12 @@ class MvccReader(ReadApi):
     def close(self) -> None:
         self._env.close()
 
+    def copy_to(self, fd: int) -> None:
+        """Write a consistent copy of the store to `fd`, as one LMDB file: a read transaction's
+        view, compacted (free pages left out), so the writer is never blocked. Blocks for the
+        copy's length: run it off the event loop."""
+        self._env.copyfd(fd, compact=True)
+
     def _begin_read(self):
         try:
             return self._env.begin()

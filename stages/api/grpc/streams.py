@@ -87,3 +87,25 @@ def keep_alive_handler(checks: Checks, keep_alive: Callable):
             await stream.send_message(encode(resp))
 
     return handle
+
+
+def server_stream_handler(checks: Checks, request_cls: type, open_stream: Callable,
+                          pb_request: type, pb_reply: type):
+    """A stream of answers to one request (Snapshot): open_stream(request) is an async
+    iterator of response values, each sent as it comes."""
+    decode = decoder(request_cls, pb_request.DESCRIPTOR)
+    encode = None
+
+    async def handle(stream) -> None:
+        nonlocal encode
+        req = decode(await stream.recv_message())
+        checks.before(stream, None)
+        try:
+            async for resp in open_stream(req):
+                if encode is None:
+                    encode = encoder(type(resp), pb_reply)
+                await stream.send_message(encode(resp))
+        except EtcdError as e:
+            raise grpc_error(e) from None
+
+    return handle

@@ -66,6 +66,8 @@ gateway_json.register(cluster.HashRequest)
 gateway_json.register(cluster.HashResponse, kinds={"hash": "uint32"})
 gateway_json.register(cluster.HashKVRequest)
 gateway_json.register(cluster.HashKVResponse, kinds={"hash": "uint32"})
+gateway_json.register(cluster.SnapshotRequest)
+gateway_json.register(cluster.SnapshotResponse, kinds={"remaining_bytes": "uint64"})
 gateway_json.register(cluster.StatusRequest)
 gateway_json.register(cluster.StatusResponse, names={
     "db_size": "dbSize", "raft_index": "raftIndex", "raft_term": "raftTerm",
@@ -148,12 +150,12 @@ class GatewayApp:
                  has_leader: Callable[[], bool] = lambda: True,
                  metrics: Callable[[], bytes] | None = None, leases=None,
                  member_service=None, is_learner: Callable[[], bool] = lambda: False,
-                 failpoints=None) -> None:
+                 failpoints=None, snapshot=None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
         has_leader() for the Grpc-Metadata-Hasleader check of streams; member_service for the
         Cluster service's changes; is_learner() says whether to refuse what a learner does
         not serve (learner.py); failpoints: the /debug/failpoints endpoint (None: not
-        served)."""
+        served); snapshot(request): the Snapshot stream's chunks (None: not served)."""
         self.routes = _routes(service, status, members)
         self.is_learner = is_learner
         if member_service is not None:
@@ -163,6 +165,7 @@ class GatewayApp:
         self.metrics = metrics
         self.leases = leases
         self.failpoints = failpoints
+        self.snapshot = snapshot
         if leases is not None:
             self.routes.update(_lease_routes(leases))
         for route, (cls, handler) in (extra_routes or {}).items():
@@ -221,6 +224,10 @@ class GatewayApp:
             return await request_stream(
                 receive, send, lease.LeaseKeepAliveRequest, self.leases.keep_alive,
                 max_value_bytes=self.max_body_bytes, headers=_CORS_HEADERS + _JSON_HEADERS)
+        if route == "maintenance/snapshot" and self.snapshot is not None and method == "POST":
+            return await self._server_stream(
+                receive, send, lambda b: gateway_json.decode(cluster.SnapshotRequest, b),
+                self.snapshot)
         handler = self.routes.get(route)
         if handler is None:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")
@@ -269,6 +276,41 @@ class GatewayApp:
             return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
         await _respond(send, 200, _CORS_HEADERS + _JSON_HEADERS, out)
 
+
+    async def _server_stream(self, receive, send, decode, open_stream) -> None:
+        """A server stream (Snapshot): one request body, answered by `{"result":...}` lines
+        as they come; an error ends it with the stream error body (with its status if
+        nothing was written yet), as the gateway does."""
+        body = await _read_body(receive, self.max_body_bytes) or b""
+        try:
+            req = decode(body)
+        except EtcdError as e:
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        if self.is_learner():
+            status, out = gateway_json.encode_stream_error(learner.not_capable())
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        started = False
+        try:
+            async for resp in open_stream(req):
+                if not started:
+                    started = True
+                    await send({"type": "http.response.start", "status": 200,
+                                "headers": _CORS_HEADERS + _JSON_HEADERS})
+                await send({"type": "http.response.body", "more_body": True,
+                            "body": gateway_json.encode_stream_result(resp)})
+        except EtcdError as e:
+            status, out = gateway_json.encode_stream_error(e)
+            if not started:
+                return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+            return await send({"type": "http.response.body", "body": out, "more_body": False})
+        except Exception as e:  # never a traceback to the client
+            log.exception("internal error in a server stream")
+            status, out = gateway_json.encode_stream_error(EtcdError(Code.UNKNOWN, str(e)))
+            if not started:
+                return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+            return await send({"type": "http.response.body", "body": out, "more_body": False})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _watch(self, scope, receive, send) -> None:
         headers = dict(scope.get("headers") or ())
