@@ -3,17 +3,7 @@ b"\\0" for "every key from `key` on", and the prefix end computed as clientv3.Ge
 does (last byte + 1 after dropping trailing 0xff; all-0xff or empty means b"\\0")."""
 from __future__ import annotations
 
-FROM_KEY = b"\0"
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    end = bytearray(prefix)
-    while end and end[-1] == 0xFF:
-        end.pop()
-    if not end:
-        return FROM_KEY
-    end[-1] += 1
-    return bytes(end)
+from petcd.common.kv import FROM_KEY, prefix_end  # noqa: F401  (re-exported for the client)
 
 
 def to_bytes(s: bytes | str) -> bytes:

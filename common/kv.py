@@ -14,6 +14,22 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 
+# range_end for "every key from `key` on"
+FROM_KEY = b"\0"
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The range_end of every key starting with `prefix`, as clientv3.GetPrefixRangeEnd: the
+    last byte + 1 after dropping trailing 0xff; all-0xff or empty means FROM_KEY."""
+    end = bytearray(prefix)
+    while end and end[-1] == 0xFF:
+        end.pop()
+    if not end:
+        return FROM_KEY
+    end[-1] += 1
+    return bytes(end)
+
+
 class SortOrder(IntEnum):
     NONE = 0
     ASCEND = 1

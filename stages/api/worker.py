@@ -50,7 +50,9 @@ from .grpc.auth import auth_handlers
 from .grpc.convert import encoder
 from .grpc.services import mapping as grpc_mapping, reply_types, unary_calls
 from petcd.common.kv import ResponseHeader
-from petcd.common.proto import rpc_pb2
+from petcd.common.concurrency import LeaderRequest
+from petcd.common.proto import rpc_pb2, v3election_pb2
+from .concurrency import Concurrency
 from .grpc.streams import keep_alive_handler, server_stream_handler, watch_handler
 from .grpc.unary import Checks
 from .leader_monitor import LeaderMonitor
@@ -103,6 +105,7 @@ class Worker:
             self.service, min_ttl_s=min_lease_ttl_s(cfg.heartbeat_interval, cfg.election_timeout),
             send=self._push)
         self.watch_hub: WatchHub | None = None  # made on the loop, in run()
+        self.locks = Concurrency(self.service, self.leases, lambda: self.watch_hub)
         self.watch_streams: set[WatchStream] = set()
         self.zmq_streams: ZmqWatchStreams | None = None  # worker 1's, made in run()
         self._registry = self._metric_registry()
@@ -214,8 +217,11 @@ class Worker:
         """etcd's gRPC services over this worker's service layer."""
         checks = Checks(has_leader, self.is_learner)
         unary = unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
-                            self.hash_kv)
+                            self.hash_kv, self.locks)
         streams = {
+            "/v3electionpb.Election/Observe": server_stream_handler(
+                checks, LeaderRequest, self.locks.observe, v3election_pb2.LeaderRequest,
+                v3election_pb2.LeaderResponse),
             "/etcdserverpb.Maintenance/Snapshot": server_stream_handler(
                 checks, cluster.SnapshotRequest, self.snapshot, rpc_pb2.SnapshotRequest,
                 rpc_pb2.SnapshotResponse),
@@ -296,6 +302,7 @@ class Worker:
                          has_leader=has_leader,
                          metrics=self.metrics, member_service=self.cluster,
                          is_learner=self.is_learner, snapshot=self.snapshot,
+                         locks=self.locks,
                          failpoints=FailpointEndpoint(self.ctx.zmq, self.cfg.data_dir,
                                                       self.cfg.api_workers)
                          if self.cfg.debug_failpoints else None)

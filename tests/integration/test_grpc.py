@@ -176,3 +176,76 @@ def test_http_gateway_answers_on_the_same_port(member):
     resp = conn.getresponse()
     assert resp.status == 200 and b"3.4.23" in resp.read()
     conn.close()
+
+
+def test_snapshot_stream_is_the_store_with_its_sha256(member):
+    import hashlib
+
+    async def body(ch):
+        await rpc_grpc.KVStub(ch).Put(pb.PutRequest(key=b"snap/a", value=b"1"))
+        async with rpc_grpc.MaintenanceStub(ch).Snapshot.open() as stream:
+            await stream.send_message(pb.SnapshotRequest(), end=True)
+            return [m async for m in stream]
+    chunks = run(member, body)
+    data = b"".join(c.blob for c in chunks[:-1])
+    assert chunks[-1].blob == hashlib.sha256(data).digest()
+    assert len(data) % 4096 == 0 and all(len(c.blob) <= 32 * 1024 for c in chunks)
+    assert [c.remaining_bytes for c in chunks[:-1]] == \
+        [len(data) - sum(len(c.blob) for c in chunks[:i + 1]) for i in range(len(chunks) - 1)]
+    assert b"snap/a" in data
+
+
+def test_lock_waits_for_the_holder_and_a_gone_waiter_lets_go(member):
+    from petcd.common.proto import v3lock_grpc, v3lock_pb2 as lockpb
+
+    async def body(ch):
+        locks = v3lock_grpc.LockStub(ch)
+        kv = rpc_grpc.KVStub(ch)
+        held = await locks.Lock(lockpb.LockRequest(name=b"lk"))
+        assert held.key.startswith(b"lk/")
+        async def keys():
+            return [x.key for x in (await kv.Range(pb.RangeRequest(key=b"lk/",
+                                                                  range_end=b"lk0"))).kvs]
+
+        # queued second: a waiter whose call ends (its deadline) before it gets the lock
+        gone = asyncio.ensure_future(locks.Lock(lockpb.LockRequest(name=b"lk"), timeout=1.0))
+        while len(await keys()) < 2:
+            await asyncio.sleep(0.01)
+        # queued third: gets the lock only once both keys before its own are deleted
+        waiter = asyncio.ensure_future(locks.Lock(lockpb.LockRequest(name=b"lk")))
+        with pytest.raises(asyncio.TimeoutError):
+            await gone  # its deadline passed while it waited (the server ends the call too)
+        assert not waiter.done()
+        await locks.Unlock(lockpb.UnlockRequest(key=held.key))
+        second = await waiter
+        assert second.key != held.key and second.header.revision > held.header.revision
+        assert await keys() == [second.key]  # the gone waiter's key was deleted
+        await locks.Unlock(lockpb.UnlockRequest(key=second.key))
+    run(member, body)
+
+
+def test_election_campaign_proclaim_observe_resign(member):
+    from petcd.common.proto import v3election_grpc, v3election_pb2 as elpb
+
+    async def body(ch):
+        el = v3election_grpc.ElectionStub(ch)
+        with pytest.raises(GRPCError) as e:
+            await el.Leader(elpb.LeaderRequest(name=b"el"))
+        assert (e.value.status, e.value.message) == (Status.UNKNOWN, "election: no leader")
+        won = await el.Campaign(elpb.CampaignRequest(name=b"el", value=b"v1"))
+        async with el.Observe.open() as watch:
+            await watch.send_message(elpb.LeaderRequest(name=b"el"), end=True)
+            first = await watch.recv_message()
+            assert first.kv.value == b"v1"
+            await el.Proclaim(elpb.ProclaimRequest(leader=won.leader, value=b"v2"))
+            second = await watch.recv_message()
+            assert second.kv.value == b"v2" and second.header.revision == second.kv.mod_revision
+            await watch.cancel()
+        with pytest.raises(GRPCError) as e:
+            await el.Proclaim(elpb.ProclaimRequest(value=b"x"))
+        assert e.value.message == '"leader" field must be provided'
+        await el.Resign(elpb.ResignRequest(leader=won.leader))
+        with pytest.raises(GRPCError) as e:
+            await el.Proclaim(elpb.ProclaimRequest(leader=won.leader, value=b"v3"))
+        assert (e.value.status, e.value.message) == (Status.UNKNOWN, "election: not leader")
+    run(member, body)

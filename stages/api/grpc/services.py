@@ -17,7 +17,7 @@ import grpclib.const
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from petcd.common import cluster, kv, lease
+from petcd.common import cluster, concurrency, kv, lease
 from petcd.common.proto import rpc_grpc, rpc_pb2, v3election_grpc, v3lock_grpc
 from .unary import Checks, handler
 
@@ -47,8 +47,9 @@ def etcd_methods() -> dict[str, grpclib.const.Handler]:
 
 
 def unary_calls(service, leases, members, status: Callable[[], Awaitable],
-                hash_: Callable, hash_kv: Callable) -> dict[str, tuple[type, Callable]]:
-    """gRPC path -> (the service layer's request class, the coroutine that answers it)."""
+                hash_: Callable, hash_kv: Callable, locks) -> dict[str, tuple[type, Callable]]:
+    """gRPC path -> (the service layer's request class, the coroutine that answers it).
+    locks: the Lock and Election services (concurrency.py)."""
     return {
         "/etcdserverpb.KV/Range": (kv.RangeRequest, service.range),
         "/etcdserverpb.KV/Put": (kv.PutRequest, service.put),
@@ -71,6 +72,12 @@ def unary_calls(service, leases, members, status: Callable[[], Awaitable],
         "/etcdserverpb.Maintenance/HashKV": (cluster.HashKVRequest, hash_kv),
         "/etcdserverpb.Maintenance/MoveLeader": (cluster.MoveLeaderRequest,
                                                  service.move_leader),
+        "/v3lockpb.Lock/Lock": (concurrency.LockRequest, locks.lock),
+        "/v3lockpb.Lock/Unlock": (concurrency.UnlockRequest, locks.unlock),
+        "/v3electionpb.Election/Campaign": (concurrency.CampaignRequest, locks.campaign),
+        "/v3electionpb.Election/Proclaim": (concurrency.ProclaimRequest, locks.proclaim),
+        "/v3electionpb.Election/Leader": (concurrency.LeaderRequest, locks.leader),
+        "/v3electionpb.Election/Resign": (concurrency.ResignRequest, locks.resign),
     }
 
 

@@ -26,7 +26,7 @@ from typing import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from petcd.common import cluster, lease
+from petcd.common import cluster, concurrency, lease
 from petcd.common.errors import Code, EtcdError
 from .. import learner
 from . import gateway_json
@@ -75,6 +75,14 @@ gateway_json.register(cluster.StatusResponse, names={
     "is_learner": "isLearner"}, kinds={"leader": "uint64", "raft_index": "uint64",
                                        "raft_term": "uint64", "raft_applied_index": "uint64"})
 
+for _cls in (concurrency.LockRequest, concurrency.LockResponse, concurrency.UnlockRequest,
+             concurrency.UnlockResponse, concurrency.LeaderKey, concurrency.CampaignRequest,
+             concurrency.CampaignResponse, concurrency.ProclaimRequest,
+             concurrency.ProclaimResponse, concurrency.LeaderRequest,
+             concurrency.LeaderResponse, concurrency.ResignRequest,
+             concurrency.ResignResponse):
+    gateway_json.register(_cls)
+
 _LEASE_NAMES = {"id": "ID", "ttl": "TTL", "granted_ttl": "grantedTTL"}
 for _cls in (lease.LeaseGrantRequest, lease.LeaseGrantResponse, lease.LeaseRevokeRequest,
              lease.LeaseRevokeResponse, lease.LeaseKeepAliveRequest,
@@ -114,6 +122,19 @@ def _lease_routes(leases) -> dict:
     }
 
 
+def _lock_routes(locks) -> dict:
+    def dec(cls):
+        return lambda b: gateway_json.decode(cls, b)
+    return {
+        "lock/lock": (dec(concurrency.LockRequest), locks.lock),
+        "lock/unlock": (dec(concurrency.UnlockRequest), locks.unlock),
+        "election/campaign": (dec(concurrency.CampaignRequest), locks.campaign),
+        "election/proclaim": (dec(concurrency.ProclaimRequest), locks.proclaim),
+        "election/leader": (dec(concurrency.LeaderRequest), locks.leader),
+        "election/resign": (dec(concurrency.ResignRequest), locks.resign),
+    }
+
+
 def _member_routes(members) -> dict:
     def dec(cls):
         return lambda b: gateway_json.decode(cls, b)
@@ -150,12 +171,13 @@ class GatewayApp:
                  has_leader: Callable[[], bool] = lambda: True,
                  metrics: Callable[[], bytes] | None = None, leases=None,
                  member_service=None, is_learner: Callable[[], bool] = lambda: False,
-                 failpoints=None, snapshot=None) -> None:
+                 failpoints=None, snapshot=None, locks=None) -> None:
         """watch_stream(send) -> a WatchStream writing through `send` (None: no watch route);
         has_leader() for the Grpc-Metadata-Hasleader check of streams; member_service for the
         Cluster service's changes; is_learner() says whether to refuse what a learner does
         not serve (learner.py); failpoints: the /debug/failpoints endpoint (None: not
-        served); snapshot(request): the Snapshot stream's chunks (None: not served)."""
+        served); snapshot(request): the Snapshot stream's chunks (None: not served);
+        locks: the Lock and Election services (concurrency.py; None: not served)."""
         self.routes = _routes(service, status, members)
         self.is_learner = is_learner
         if member_service is not None:
@@ -166,6 +188,9 @@ class GatewayApp:
         self.leases = leases
         self.failpoints = failpoints
         self.snapshot = snapshot
+        self.locks = locks
+        if locks is not None:
+            self.routes.update(_lock_routes(locks))
         if leases is not None:
             self.routes.update(_lease_routes(leases))
         for route, (cls, handler) in (extra_routes or {}).items():
@@ -228,6 +253,10 @@ class GatewayApp:
             return await self._server_stream(
                 receive, send, lambda b: gateway_json.decode(cluster.SnapshotRequest, b),
                 self.snapshot)
+        if route == "election/observe" and self.locks is not None and method == "POST":
+            return await self._server_stream(
+                receive, send, lambda b: gateway_json.decode(concurrency.LeaderRequest, b),
+                self.locks.observe)
         handler = self.routes.get(route)
         if handler is None:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")
