@@ -27,6 +27,9 @@ from grpclib.config import Configuration
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
+from grpclib.protocol import H2Protocol
+
+from ..coalesce import CoalescingTransport
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -46,6 +49,11 @@ class _LimitedCodec(ProtoCodec):
                             f"grpc: received message larger than max ({len(data)} vs. "
                             f"{self.max_recv_bytes})")
         return super().decode(data, message_type)
+
+
+class _CoalescingH2Protocol(H2Protocol):
+    def connection_made(self, transport) -> None:
+        super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))
 
 
 class _Mapping:
@@ -70,10 +78,15 @@ class GrpcServer:
         self._protocols: weakref.WeakSet = weakref.WeakSet()
 
     def protocol(self) -> asyncio.Protocol:
-        """A new connection's HTTP/2 protocol (grpclib's)."""
-        # grpclib builds its protocols in Server._protocol_factory; it keeps each connection's
-        # handler for close(). grpclib is pinned in pyproject.toml for this.
-        proto = self._server._protocol_factory()
+        """A new connection's HTTP/2 protocol: grpclib's, built as Server._protocol_factory
+        builds it (grpclib is pinned in pyproject.toml for these internals), writing through
+        a CoalescingTransport so that an answer's headers, message and trailers leave in one
+        segment."""
+        s = self._server
+        handler = grpclib.server.Handler(s._mapping, s._codec, s._status_details_codec,
+                                         s.__dispatch__)
+        s._handlers.add(handler)  # close() ends its calls
+        proto = _CoalescingH2Protocol(handler, s._config, s._h2_config)
         self._protocols.add(proto)
         return proto
 
