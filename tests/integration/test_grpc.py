@@ -249,3 +249,27 @@ def test_election_campaign_proclaim_observe_resign(member):
             await el.Proclaim(elpb.ProclaimRequest(leader=won.leader, value=b"v3"))
         assert (e.value.status, e.value.message) == (Status.UNKNOWN, "election: not leader")
     run(member, body)
+
+
+def test_malformed_protobuf_is_internal_and_the_member_serves_on(member):
+    async def body(ch):
+        with pytest.raises(GRPCError) as e:
+            async with ch.request("/etcdserverpb.KV/Range", Cardinality.UNARY_UNARY,
+                                  _Raw, pb.RangeResponse) as stream:
+                await stream.send_message(_Raw(b"\xff\xff\xff\xff\xff"), end=True)
+                await stream.recv_message()
+        assert e.value.status == Status.INTERNAL
+        assert e.value.message.startswith("grpc: error unmarshalling request: ")
+        await rpc_grpc.KVStub(ch).Range(pb.RangeRequest(key=b"any"))
+    run(member, body)
+    assert "Traceback" not in member.log_path.read_text()
+
+
+class _Raw:
+    """A message that serializes to the given bytes (to send what protobuf would refuse)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = data
+
+    def SerializeToString(self) -> bytes:
+        return self.data

@@ -23,6 +23,7 @@ import asyncio
 import weakref
 
 import grpclib.server
+from google.protobuf.message import DecodeError
 from grpclib.config import Configuration
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
@@ -38,7 +39,8 @@ GRPC_OVERHEAD_BYTES = 512 * 1024
 
 
 class _LimitedCodec(ProtoCodec):
-    """grpclib's protobuf codec, refusing a message over the receive limit as grpc-go does."""
+    """grpclib's protobuf codec, refusing a message over the receive limit, and one that does
+    not parse, with grpc-go's codes and texts (and no traceback in the log)."""
 
     def __init__(self, max_recv_bytes: int) -> None:
         self.max_recv_bytes = max_recv_bytes
@@ -48,7 +50,11 @@ class _LimitedCodec(ProtoCodec):
             raise GRPCError(Status.RESOURCE_EXHAUSTED,
                             f"grpc: received message larger than max ({len(data)} vs. "
                             f"{self.max_recv_bytes})")
-        return super().decode(data, message_type)
+        try:
+            return super().decode(data, message_type)
+        except DecodeError as e:  # grpc-go's code and prefix; the rest is protobuf's text
+            raise GRPCError(Status.INTERNAL,
+                            f"grpc: error unmarshalling request: {e}") from None
 
 
 class _CoalescingH2Protocol(H2Protocol):
