@@ -173,3 +173,14 @@ class SnapshotResponse:
     header: ResponseHeader | None = None
     remaining_bytes: int = 0
     blob: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class DefragmentRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DefragmentResponse:
+    """etcd 3.4 answers Defragment without a header."""
+    header: ResponseHeader | None = None

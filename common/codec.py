@@ -115,6 +115,7 @@ def _register_all() -> None:
         register(code, cls)
     for code, cls in enumerate(lease.LEASE_TYPES, start=80):
         register(code, cls)
+    register(43, cluster.DefragmentResponse)
 
 
 _register_all()

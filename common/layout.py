@@ -4,7 +4,9 @@
     <data-dir>/member/snap/*.snap          raft snapshot metadata files (wal)
     <data-dir>/member/snap/<index>.snap.db a whole LMDB store received from the leader
                                            (written by transport, installed by apply)
-    <data-dir>/member/db/                  the LMDB environment (apply; read by api, transport)
+    <data-dir>/member/db/                  the LMDB environment (apply; read by api, transport):
+                                           a symlink to member/db.<generation>/, which a
+                                           defragmentation replaces (stages/apply/defrag.py)
     <data-dir>/member/identity.json        member and cluster ids (supervisor; read by all)
     <data-dir>/run/                        ipc sockets and the resolved config
 """
@@ -27,6 +29,21 @@ def snap_dir(data_dir: str) -> str:
 
 def db_dir(data_dir: str) -> str:
     return os.path.join(data_dir, "member", "db")
+
+
+def db_generation_dir(data_dir: str, generation: int) -> str:
+    """The directory of one generation of the store; member/db points to the current one."""
+    return os.path.join(data_dir, "member", f"db.{generation}")
+
+
+def db_generation(data_dir: str) -> int:
+    """The generation member/db points to (-1: member/db is a plain directory, or missing)."""
+    try:
+        target = os.readlink(db_dir(data_dir))
+    except OSError:
+        return -1
+    m = re.fullmatch(r"db\.(\d+)", target)
+    return int(m.group(1)) if m else -1
 
 
 def identity_path(data_dir: str) -> str:

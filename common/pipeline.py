@@ -1,15 +1,16 @@
 """The messages that flow between the stages of one member (DESIGN.md section 1).
 
 propc:    api -> raft      Proposal, ReadIndexRequest, TransferLeadership, LeaseAsk,
-                           MemberChangeAsk
+                           MemberChangeAsk, Defragment (passed on to apply)
 readc:    raft -> api      ReadIndexResult, ProposalFailed, RaftStatus, TransferLeadershipStarted,
                            LeaseAnswer, ApplyResult (a refused membership change)
 appendc:  raft -> wal      AppendRequest, SaveSnapshot
 respc:    wal -> raft      Recovered (once, first), AppendDone
-applyc:   raft -> apply    ApplyBatch, ApplySnapshot
+applyc:   raft -> apply    ApplyBatch, ApplySnapshot, Defragment
 appliedc: apply -> raft    Applied, LeaseChanges and Membership (before the Applied of the same
                            batch)
-resultc:  apply -> api     ApplyResult (to the proposing worker), Applied (to all)
+resultc:  apply -> api     ApplyResult (to the proposing worker), Applied and StoreMoved (to
+                           all)
 sendc:    raft -> transport  PeerFrame (PeerMessages for a MsgSnap), Membership, LeaseAsk and
                              LeaseAnswer, MemberChangeAsk and MemberChangeRefused for another
                              member
@@ -245,6 +246,22 @@ class PublishAttributes:
 
 
 @dataclass(frozen=True, slots=True)
+class Defragment:
+    """api asks its member's apply stage (through raft, which only passes it on: defragmenting
+    is local to a member, as in etcd) to compact the store's file; answered by an ApplyResult
+    for request_id."""
+    worker: int
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMoved:
+    """apply tells every api worker that the store now lives in another file (a defragmented
+    copy): readers reopen it before they read what the next Applied announces."""
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class StageReady:
     stage: str
     pid: int
@@ -261,6 +278,6 @@ for _code, _cls in enumerate((
         RaftStatus, AppendRequest, AppendDone, ApplyBatch, Applied, ApplyResult, PeerMessages,
         PeerUnreachable, Recovered, MemberInfo, StageReady, StageFailed, SaveSnapshot, SnapshotStatus,
         TransferLeadership, TransferLeadershipStarted, PublishAttributes, SnapshotChunk,
-        ApplySnapshot, PeerFrame), start=49):
+        ApplySnapshot, PeerFrame, Defragment, StoreMoved), start=49):
     codec.register(_code, _cls)
 

@@ -31,7 +31,7 @@ from petcd.common.kv import (
 )
 from petcd.common.lease import LeaseGrantRequest, LeaseRevokeRequest
 from petcd.common.pipeline import (
-    ApplyResult, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
+    ApplyResult, Defragment, InternalRequest, Proposal, ProposalFailed, RaftStatus, ReadIndexRequest,
     PublishAttributes, TransferLeadership, TransferLeadershipStarted,
 )
 from petcd.stages.apply.applier import WORKER_SHIFT
@@ -149,6 +149,18 @@ class KVService:
         fut = self.transfers.get(started.ctx)
         if fut is not None and not fut.done():
             fut.set_result(started.error)
+
+    async def defragment(self, req=None):
+        """Have this member's apply stage move the store to a compacted copy (member-local,
+        as etcd's Defragment; stages/apply/defrag.py). No deadline: a large store takes long,
+        and the client's own deadline ends the wait."""
+        request_id = self.new_request_id()
+        fut = self.results.register(request_id, None)
+        self._send_proposal(Defragment(self.worker, request_id))
+        result: ApplyResult = await fut
+        if result.error_code:
+            raise EtcdError(Code(result.error_code), result.error_message)
+        return result.response
 
     async def publish_attributes(self, name: str, client_urls: tuple[str, ...]) -> None:
         await self._write(PublishAttributes(self.member.member_id, name, client_urls))

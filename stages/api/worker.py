@@ -24,7 +24,7 @@ from petcd.common import cluster, codec
 from petcd.common.errors import ErrTooManyRequests, EtcdError
 from petcd.common import identity
 from petcd.common.pipeline import (
-    Applied, ApplyResult, Many, ProposalFailed, RaftStatus, ReadIndexResult,
+    Applied, ApplyResult, Many, ProposalFailed, RaftStatus, ReadIndexResult, StoreMoved,
     TransferLeadershipStarted,
 )
 from petcd.ipc.channel import Sender, _socket
@@ -263,6 +263,9 @@ class Worker:
             service.applied.advance(value.index, value.revision)
             if self.watch_hub is not None:
                 self.watch_hub.on_applied(value.revision)
+        elif isinstance(value, StoreMoved):
+            # Defragmented: read the new file before anything a later Applied announces.
+            self.reader.reopen()
         elif isinstance(value, ReadIndexResult):
             service.reads.resolve(value.ctx, value.index)
         elif isinstance(value, RaftStatus):
@@ -297,7 +300,9 @@ class Worker:
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
                              "maintenance/hash": (cluster.HashRequest, self.hash),
-                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv)},
+                             "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv),
+                             "maintenance/defragment": (cluster.DefragmentRequest,
+                                                        self.service.defragment)},
                          watch_stream=self.new_watch_stream,
                          has_leader=has_leader,
                          metrics=self.metrics, member_service=self.cluster,

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 from petcd.common import codec, failpoint
 from petcd.common.cluster import (
-    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType,
+    AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentResponse,
 )
-from petcd.common.errors import EtcdError
+from petcd.common.errors import Code, EtcdError
 from petcd.common.layout import db_dir, snapshot_db_path, snapshot_dbs
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, ResponseHeader, TxnRequest,
@@ -34,7 +35,8 @@ from petcd.common.lease import (
     LeaseRevokeRequest, LeaseRevokeResponse,
 )
 from petcd.common.pipeline import (
-    Applied, ApplyBatch, ApplyResult, ApplySnapshot, InternalRequest, MemberInfo, Many, PublishAttributes,
+    Applied, ApplyBatch, ApplyResult, ApplySnapshot, Defragment, InternalRequest, MemberInfo,
+    Many, PublishAttributes, StoreMoved,
 )
 from petcd.common.membership import MemberChangeContext, MemberChangeKind, Membership
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
@@ -43,6 +45,7 @@ from petcd.ipc.loop import Loop
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common import identity
+from . import defrag
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
@@ -232,7 +235,7 @@ def install_received_snapshot(ctx: StageContext, store: MvccStore, data_dir: str
 
 def main(ctx: StageContext) -> None:
     cfg = ctx.config
-    os.makedirs(db_dir(cfg.data_dir), exist_ok=True)
+    defrag.adopt(cfg.data_dir)
     store = MvccStore.open(db_dir(cfg.data_dir), cfg.lmdb_map_size_bytes,
                            quota_backend_bytes=cfg.quota_bytes)
     me = identity.of(cfg)
@@ -266,8 +269,30 @@ def main(ctx: StageContext) -> None:
                 resultc.send(applied, topic=BROADCAST_TOPIC)
             elif isinstance(item, ApplyBatch):
                 run.append(item)
+            elif isinstance(item, Defragment):
+                if run:
+                    apply_run(run)
+                    run = []
+                defragment(item)
         if run:
             apply_run(run)
+
+    def defragment(item: Defragment) -> None:
+        started = time.monotonic()
+        size_before = store.size_bytes()
+        try:
+            generation = defrag.defragment(store, cfg.data_dir)
+        except Exception as e:  # the store is still the old one: the request fails alone
+            ctx.log.warning("defragmentation failed: %s", e)
+            resultc.send(ApplyResult(item.request_id, None, int(Code.UNKNOWN), str(e)),
+                         topic=worker_topic(item.worker))
+            return
+        # Before any later Applied: workers reopen before reading what comes next.
+        resultc.send(StoreMoved(generation), topic=BROADCAST_TOPIC)
+        resultc.send(ApplyResult(item.request_id, DefragmentResponse()),
+                     topic=worker_topic(item.worker))
+        ctx.log.info("defragmented the store in %.3f s: %d to %d bytes (generation %d)",
+                     time.monotonic() - started, size_before, store.size_bytes(), generation)
 
     def apply_run(batches: list[ApplyBatch]) -> None:
         results = applier.apply(batches)

@@ -64,6 +64,29 @@ _DELETE = EventType.DELETE
 _rev_pack = REV.pack
 
 
+def _copy_table(src_txn, src_db, dst_txn, dst_db, dupsort: bool) -> None:
+    """Every row of src_db into the empty dst_db, in key order."""
+    with src_txn.cursor(db=src_db) as cur:
+        # MDB_APPEND refuses a key equal to the last one, so not for dupsort.
+        return dst_txn.cursor(db=dst_db).putmulti(cur.iternext(), dupdata=dupsort,
+                                                  append=not dupsort)
+
+
+def _open_writer(path: str, *, map_size_bytes: int, max_readers: int, sync: bool,
+                 metasync: bool) -> tuple[lmdb.Environment, Dbs]:
+    env = schema.open_env(path, map_size_bytes, readonly=False, max_readers=max_readers,
+                          sync=sync, metasync=metasync)
+    try:
+        env.reader_check()   # drop reader slots of dead processes
+        dbs = schema.open_dbs(env, create=True)
+        with env.begin(write=True) as txn:
+            schema.init_or_check(txn, dbs)
+    except BaseException:
+        env.close()
+        raise
+    return env, dbs
+
+
 class MvccStore(ReadApi):
     """The writer: owns the environment, applies batches and compaction steps."""
 
@@ -96,20 +119,46 @@ class MvccStore(ReadApi):
         ``metasync`` are LMDB's: the default fsyncs data on every batch commit and the meta page
         lazily (a power loss may undo the last batch, never corrupt; the WAL replays it).
         """
-        env = schema.open_env(path, map_size_bytes, readonly=False, max_readers=max_readers,
-                              sync=sync, metasync=metasync)
-        try:
-            env.reader_check()   # drop reader slots of dead processes
-            dbs = schema.open_dbs(env, create=True)
-            with env.begin(write=True) as txn:
-                schema.init_or_check(txn, dbs)
-        except BaseException:
-            env.close()
-            raise
-        return cls(env, dbs, Quota(quota_backend_bytes), compaction_batch_limit)
+        open_args = dict(map_size_bytes=map_size_bytes, max_readers=max_readers, sync=sync,
+                         metasync=metasync)
+        env, dbs = _open_writer(path, **open_args)
+        store = cls(env, dbs, Quota(quota_backend_bytes), compaction_batch_limit)
+        store._open_args = open_args
+        return store
 
     def close(self) -> None:
         self._env.close()
+
+    def copy_to_dir(self, path: str) -> None:
+        """A compacted copy of the store (free pages left out) into the directory `path`, as of
+        one read transaction (stages/apply/defrag.py). Written row by row, in key order, by
+        appending: LMDB's own compacting copy (mdb_env_copy2 with MDB_CP_COMPACT, LMDB 0.9.36
+        as py-lmdb 3.0 bundles it) crashes the process on stores with overflow pages."""
+        if self._open_batch is not None:
+            raise RuntimeError("copy inside an open batch")
+        args = self._open_args
+        dst = schema.open_env(path, args["map_size_bytes"], readonly=False,
+                              max_readers=args["max_readers"])
+        try:
+            dst_dbs = schema.open_dbs(dst, create=True)  # empty: every row comes from the copy
+            with dst.begin(write=True) as txn, self._env.begin() as stx:
+                for name, flags in schema.DATABASES.items():
+                    consumed, added = _copy_table(
+                        stx, getattr(self._dbs, name.decode()), txn,
+                        getattr(dst_dbs, name.decode()), bool(flags.get("dupsort")))
+                    if consumed != added:
+                        raise RuntimeError(f"copy of table {name!r} lost rows")
+        finally:
+            dst.close()
+
+    def reopen(self, path: str) -> None:
+        """Close the environment and open the one at `path` in its place (a copy of this
+        store, see defrag.py), with the same settings."""
+        if self._open_batch is not None:
+            raise RuntimeError("reopen inside an open batch")
+        self._env.close()
+        self._env, self._dbs = _open_writer(path, **self._open_args)
+        self._load_cached()
 
     # cached state (this process is the only writer)
     def current_revision(self) -> int:
@@ -211,10 +260,7 @@ class MvccStore(ReadApi):
                     db = getattr(dbs, name.decode())
                     txn.drop(db, delete=False)
                     sdb = src.open_db(name, txn=stx, create=False, **flags)
-                    dup = bool(flags.get("dupsort"))
-                    with stx.cursor(db=sdb) as cur:
-                        # MDB_APPEND refuses a key equal to the last one, so not for dupsort.
-                        txn.cursor(db=db).putmulti(cur.iternext(), dupdata=dup, append=not dup)
+                    _copy_table(stx, sdb, txn, db, bool(flags.get("dupsort")))
                 for k, v in keep.items():
                     if v is not None:
                         txn.put(k, v, db=dbs.meta)

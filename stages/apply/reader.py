@@ -185,6 +185,23 @@ class _ViewContext:
         self._txn.abort()
 
 
+def _open_reader(path: str, max_readers: int) -> tuple[lmdb.Environment, Dbs]:
+    env = schema.open_env(path, 0, readonly=True, max_readers=max_readers)
+    try:
+        # Adopt the writer's map size (recorded in the environment), not our own guess.
+        env.set_mapsize(0)
+        dbs = schema.open_dbs(env, create=False)
+        with env.begin() as txn:
+            raw = txn.get(schema.M_SCHEMA_VERSION, db=dbs.meta)
+            if raw is None:
+                raise RuntimeError(f"{path}: store not initialised")
+            schema.check_version(schema.U64.unpack(raw)[0])
+    except BaseException:
+        env.close()
+        raise
+    return env, dbs
+
+
 class MvccReader(ReadApi):
     """Read-only access from another process (api workers). Not for the writer's process."""
 
@@ -197,29 +214,24 @@ class MvccReader(ReadApi):
     def open(cls, path: str, *, max_readers: int = schema.DEFAULT_MAX_READERS,
              quota_backend_bytes: int = 0) -> MvccReader:
         """Open the store the apply stage created (RuntimeError if it has not yet)."""
-        env = schema.open_env(path, 0, readonly=True, max_readers=max_readers)
-        try:
-            # Adopt the writer's map size (recorded in the environment), not our own guess.
-            env.set_mapsize(0)
-            dbs = schema.open_dbs(env, create=False)
-            with env.begin() as txn:
-                raw = txn.get(schema.M_SCHEMA_VERSION, db=dbs.meta)
-                if raw is None:
-                    raise RuntimeError(f"{path}: store not initialised")
-                schema.check_version(schema.U64.unpack(raw)[0])
-        except BaseException:
-            env.close()
-            raise
-        return cls(env, dbs, Quota(quota_backend_bytes))
+        reader = cls(*_open_reader(path, max_readers), Quota(quota_backend_bytes))
+        reader._path, reader._max_readers = path, max_readers
+        return reader
 
     def close(self) -> None:
         self._env.close()
 
+    def reopen(self) -> None:
+        """Open the store at the same path again: the apply stage moved it to a new file
+        (a defragmented copy, stages/apply/defrag.py). No read transaction may be open."""
+        self._env.close()
+        self._env, self._dbs = _open_reader(self._path, self._max_readers)
+
     def copy_to(self, fd: int) -> None:
         """Write a consistent copy of the store to `fd`, as one LMDB file: a read transaction's
-        view, compacted (free pages left out), so the writer is never blocked. Blocks for the
-        copy's length: run it off the event loop."""
-        self._env.copyfd(fd, compact=True)
+        view, so the writer is never blocked (schema.copy_to_fd). Blocks for the copy's
+        length: run it off the event loop."""
+        schema.copy_to_fd(self._env, fd)
 
     def _begin_read(self):
         try:

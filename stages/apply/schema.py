@@ -44,6 +44,7 @@ Versions: 1 stored every key as itself (keys were limited to 511 bytes); 2 hashe
 """
 from __future__ import annotations
 
+import os
 import struct
 
 import lmdb
@@ -231,6 +232,19 @@ def open_env(path: str, map_size_bytes: int, *, readonly: bool, max_readers: int
         env.close()
         raise RuntimeError(f"LMDB max key size {env.max_key_size()} != {STORED_MAX_BYTES}")
     return env
+
+
+def copy_to_fd(env: lmdb.Environment, fd: int) -> None:
+    """A consistent copy of the environment (one read transaction's view) into the file `fd`.
+    Not compacted: LMDB 0.9.36's compacting copy (MDB_CP_COMPACT, as py-lmdb 3.0 bundles it)
+    crashes the process on stores with overflow pages (values over a page)."""
+    try:
+        env.copyfd(fd)
+    except lmdb.MapResizedError:
+        env.set_mapsize(0)   # the writer grew the map since we opened it
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        env.copyfd(fd)
 
 
 def open_dbs(env: lmdb.Environment, *, create: bool) -> Dbs:

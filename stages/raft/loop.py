@@ -34,7 +34,8 @@ from petcd.common.membership import (
 )
 from petcd.common.pipeline import (
     AppendDone, Applied, ApplyBatch, Many, PeerFrame, PeerMessages, PeerUnreachable, Proposal,
-    RaftStatus, ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus, TransferLeadership,
+    Defragment, RaftStatus, ReadIndexRequest, Recovered, SaveSnapshot, SnapshotStatus,
+    TransferLeadership,
     TransferLeadershipStarted,
 )
 from petcd.common.types import (
@@ -161,6 +162,8 @@ def main(ctx: StageContext) -> None:
             elif isinstance(x, TransferLeadership):
                 readc.send(TransferLeadershipStarted(x.ctx, _transfer(node, x.target)),
                            topic=worker_topic(x.worker))
+            elif isinstance(x, Defragment):
+                applyc.send(x)  # member-local: apply does it, raft only passes it on
 
     def on_recvc() -> None:
         for item in recvc.drain(on_garbage=on_peer_garbage):

@@ -88,6 +88,7 @@ class SnapshotSender:
         self._wake_lock = threading.Lock()
         self._copy_lock = threading.Lock()
         self._env: lmdb.Environment | None = None
+        self._env_target = ""  # the generation directory self._env was opened in
         loop.on_readable(self._wake_rx, self._on_copied)
         loop.every(1.0, self._check_stalls)
 
@@ -135,13 +136,7 @@ class SnapshotSender:
                 env = self._open_env()
                 fd = os.open(stream.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:
-                    try:
-                        env.copyfd(fd, compact=True)
-                    except lmdb.MapResizedError:
-                        env.set_mapsize(0)   # the writer grew the map since we opened it
-                        os.ftruncate(fd, 0)
-                        os.lseek(fd, 0, os.SEEK_SET)
-                        env.copyfd(fd, compact=True)
+                    schema.copy_to_fd(env, fd)
                 finally:
                     os.close(fd)
         except Exception as e:  # reported to the loop, never raised in a thread
@@ -150,11 +145,17 @@ class SnapshotSender:
             self._wake_tx.send(_ID.pack(peer))
 
     def _open_env(self) -> lmdb.Environment:
+        # member/db is a symlink that a defragmentation moves (stages/apply/defrag.py): an env
+        # opened on an older target would copy a store that no longer changes.
+        target = os.path.realpath(db_dir(self.data_dir))
+        if self._env is not None and self._env_target != target:
+            self._env.close()
+            self._env = None
         if self._env is None:
-            env = schema.open_env(db_dir(self.data_dir), 0, readonly=True,
+            env = schema.open_env(target, 0, readonly=True,
                                   max_readers=schema.DEFAULT_MAX_READERS)
             env.set_mapsize(0)
-            self._env = env
+            self._env, self._env_target = env, target
         return self._env
 
     # -- streaming ----------------------------------------------------------------------------

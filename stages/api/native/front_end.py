@@ -33,7 +33,7 @@ METHODS = {
     "MoveLeader": cluster.MoveLeaderRequest, "MemberList": cluster.MemberListRequest,
     "MemberAdd": cluster.MemberAddRequest, "MemberRemove": cluster.MemberRemoveRequest,
     "MemberUpdate": cluster.MemberUpdateRequest, "MemberPromote": cluster.MemberPromoteRequest,
-    "Status": cluster.StatusRequest,
+    "Status": cluster.StatusRequest, "Defragment": cluster.DefragmentRequest,
     "LeaseGrant": lease.LeaseGrantRequest, "LeaseRevoke": lease.LeaseRevokeRequest,
     "LeaseKeepAlive": lease.LeaseKeepAliveRequest,
     "LeaseTimeToLive": lease.LeaseTimeToLiveRequest, "LeaseLeases": lease.LeaseLeasesRequest,
@@ -51,6 +51,7 @@ class ZmqFrontEnd:
             "Txn": service.txn, "Compact": service.compact,
             "Status": lambda _: status(), "MemberList": lambda _: members(),
             "Alarm": service.alarm, "MoveLeader": service.move_leader,
+            "Defragment": service.defragment,
         }
         if leases is not None:
             # Keep-alive is unary here: a client renews by sending it again (no stream needed
