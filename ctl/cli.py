@@ -174,7 +174,7 @@ def ctl(ctx: click.Context, **opts) -> None:
 
 def _load_commands() -> None:
     from . import (cmd_check, cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease,  # noqa: F401
-                   cmd_watch)
+                   cmd_snapshot, cmd_watch)
 
 
 def run(argv: list[str]) -> int:

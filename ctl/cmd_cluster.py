@@ -1,8 +1,8 @@
 """member list|add|remove|update|promote, endpoint health|status|hashkv, alarm list|disarm,
-move-leader, defrag, snapshot save, version: etcdctl's cluster and maintenance commands."""
+move-leader, defrag, version: etcdctl's cluster and maintenance commands (the snapshot
+commands are in cmd_snapshot.py)."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 import time
@@ -383,38 +383,3 @@ def defrag(ctx, cluster, data_dir):
     if failed:
         raise SystemExit(EXIT_ERROR)
 
-
-@ctl.group("snapshot")
-def snapshot():
-    """Manages etcd node snapshots"""
-
-
-@snapshot.command("save")
-@click.argument("args", nargs=-1)
-@click.pass_obj
-def snapshot_save(ctx, args):
-    """Stores an etcd node backend snapshot to a given file"""
-    if len(args) != 1:
-        raise CtlExit(EXIT_BAD_ARGS, "snapshot save expects one argument")
-    if len(ctx.endpoints) != 1:
-        raise CtlExit(EXIT_BAD_ARGS, f"snapshot must be requested to one selected node, not "
-                                     f"multiple [{' '.join(ctx.endpoints)}]")
-    path = args[0]
-    part = path + ".part"
-    try:
-        stream = ctx.client().snapshot()
-    except errors.Unimplemented as e:
-        raise CtlExit(EXIT_ERROR, f"snapshot is not supported by this server ({e.message})") \
-            from None
-    try:
-        with open(part, "wb") as f:
-            for chunk in stream:
-                f.write(chunk.blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, path)
-    finally:
-        stream.close()
-        if os.path.exists(part):
-            os.unlink(part)
-    out(f"Snapshot saved at {path}\n")
