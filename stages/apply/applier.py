@@ -260,6 +260,12 @@ def main(ctx: StageContext) -> None:
                 if run:
                     apply_run(run)
                     run = []
+                if defrag_state["copy"] is not None:  # a copy of a store about to be replaced
+                    loop.forget(defrag_state["copy"].done_socket)
+                    defrag_state["copy"].discard()
+                    defrag_state["copy"] = None
+                    defrag_answered(RuntimeError("defragmentation interrupted by the install "
+                                                 "of a snapshot from the leader"))
                 install_received_snapshot(ctx, store, cfg.data_dir, item.index)
                 applier.applied_index = store.applied_index()
                 appliedc.send(applier.all_leases())
@@ -277,25 +283,53 @@ def main(ctx: StageContext) -> None:
         if run:
             apply_run(run)
 
+    # Defragmentation (defrag.py): a copy made on a thread while batches go on; the requests
+    # waiting for it, as (worker, request id).
+    defrag_state: dict = {"copy": None, "waiting": [], "started": 0.0}
+
     def defragment(item: Defragment) -> None:
-        started = time.monotonic()
+        defrag_state["waiting"].append((item.worker, item.request_id))
+        if defrag_state["copy"] is not None:
+            return  # one copy at a time: this request is answered when it is done
+        defrag_state["started"] = time.monotonic()
+        try:
+            copy = defrag.BackgroundCopy(store, cfg.data_dir, ctx.zmq)
+        except Exception as e:
+            return defrag_answered(error=e)
+        defrag_state["copy"] = copy
+        loop.on_readable(copy.done_socket, finish_defragment)
+
+    def finish_defragment() -> None:
+        copy = defrag_state["copy"]
+        loop.forget(copy.done_socket)
+        defrag_state["copy"] = None
         size_before = store.size_bytes()
         try:
-            generation = defrag.defragment(store, cfg.data_dir)
-        except Exception as e:  # the store is still the old one: the request fails alone
-            ctx.log.warning("defragmentation failed: %s", e)
-            resultc.send(ApplyResult(item.request_id, None, int(Code.UNKNOWN), str(e)),
-                         topic=worker_topic(item.worker))
-            return
+            generation = copy.finish(
+                lambda new_store, batches: Applier(new_store, me.member_id).apply(batches))
+        except Exception as e:  # the store is still the old one: the requests fail alone
+            return defrag_answered(error=e)
         # Before any later Applied: workers reopen before reading what comes next.
         resultc.send(StoreMoved(generation), topic=BROADCAST_TOPIC)
-        resultc.send(ApplyResult(item.request_id, DefragmentResponse()),
-                     topic=worker_topic(item.worker))
-        ctx.log.info("defragmented the store in %.3f s: %d to %d bytes (generation %d)",
-                     time.monotonic() - started, size_before, store.size_bytes(), generation)
+        defrag_answered()
+        ctx.log.info("defragmented the store in %.3f s (%d batches replayed): %d to %d bytes "
+                     "(generation %d)", time.monotonic() - defrag_state["started"],
+                     len(copy.batches), size_before, store.size_bytes(), generation)
+        compact_a_little()  # the steps held back during the copy
+
+    def defrag_answered(error: Exception | None = None) -> None:
+        if error is not None:
+            ctx.log.warning("defragmentation failed: %s", error)
+        waiting, defrag_state["waiting"] = defrag_state["waiting"], []
+        for worker, request_id in waiting:
+            result = (ApplyResult(request_id, DefragmentResponse()) if error is None else
+                      ApplyResult(request_id, None, int(Code.UNKNOWN), str(error)))
+            resultc.send(result, topic=worker_topic(worker))
 
     def apply_run(batches: list[ApplyBatch]) -> None:
         results = applier.apply(batches)
+        if defrag_state["copy"] is not None:
+            defrag_state["copy"].record(batches)
         by_worker: dict[int, list] = {}
         for r in results:
             by_worker.setdefault(worker_of(r.request_id), []).append(r)
@@ -317,7 +351,8 @@ def main(ctx: StageContext) -> None:
 
     def compact_a_little() -> None:
         # Physical compaction runs in short steps between batches, so it never stalls apply.
-        if store.compaction_pending:
+        # Not while a defragmenting copy is made: a step is not an entry the copy could replay.
+        if store.compaction_pending and defrag_state["copy"] is None:
             store.compact_step()
         for r in applier.release_held():
             resultc.send(r, topic=worker_topic(worker_of(r.request_id)))

@@ -2,20 +2,29 @@
 
 Theory of operation. LMDB reuses the pages that deletes and compaction free, but its file never
 shrinks; etcd's Defragment gives the space back to the file system, and so does this. The
-store's directory is `member/db`, a symlink to `member/db.<generation>/`. To defragment, the
-apply stage (the only writer) copies the environment, compacted, into the next generation's
-directory (LMDB copies inside one read transaction, so the copy is exactly the store as it is,
-applied index included), fsyncs it, points `member/db` at it with an atomic rename of a new
-symlink, fsyncs the parent directory, and reopens its store there. It then tells every api
-worker (StoreMoved, on resultc, before the Applied of anything it applies next), and each one
-reopens its reader before it reads further; transport reopens before its next snapshot copy.
-The old directory is removed; processes that still have it open keep reading it until they
-reopen (Linux keeps an unlinked file while it is mapped).
+store's directory is `member/db`, a symlink to `member/db.<generation>/`. Defragmenting has
+two parts:
 
-Writes wait while the copy runs (the apply stage copies between two batches); reads do not, as
-api workers read the old file meanwhile. A crash before the rename leaves the old store in
-place and a partial copy, which the next start removes; a crash after it finds the new store
-complete, since it was fsynced before the rename.
+1. `BackgroundCopy`: between two batches, the apply stage (the only writer) begins a read
+   transaction and hands it to a thread, which copies what it sees, compacted, into the next
+   generation's directory. The copy is the store exactly as of that point, applied index
+   included. Meanwhile the apply stage goes on applying batches to the store as usual (clients
+   see no stall) and keeps those batches; it only holds back physical compaction steps, which
+   are not entries and so could not be replayed.
+2. `finish`, once the thread is done, between two batches again: the kept batches are applied
+   to the copy too (applying is deterministic: the same entries on the same state give the
+   same state; a throwaway Applier does it, so nothing is answered or announced twice), the
+   copy is fsynced, `member/db` is pointed at it by an atomic rename of a new symlink, the
+   parent directory is fsynced, and the store reopens there. Every api worker is then told
+   (StoreMoved, on resultc, before the Applied of anything applied next) and reopens its
+   reader before it reads further; transport reopens before its next snapshot copy. The old
+   directory is removed; a process that still has it open reads it until it reopens (Linux
+   keeps an unlinked file while it is mapped). Writes wait only for the replay of the batches
+   kept during the copy.
+
+A crash before the rename leaves the old store in place and a partial copy, which the next
+start removes; a crash after it finds the new store complete, since it was fsynced before
+the rename.
 
 `adopt` runs at the apply stage's start: a data dir whose member/db is a plain directory
 (written before generations existed, or by a restore) is moved to generation 0 first.
@@ -26,6 +35,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from typing import Callable
+
+import zmq
 
 from petcd.common.layout import db_dir, db_generation, db_generation_dir
 
@@ -74,19 +87,76 @@ def adopt(data_dir: str) -> int:
     return generation
 
 
-def defragment(store, data_dir: str) -> int:
-    """Move `store` (the apply stage's MvccStore, opened at member/db) to a compacted copy of
-    itself; returns the new generation."""
-    old = db_generation(data_dir)
-    new = old + 1
-    target = db_generation_dir(data_dir, new)
-    if os.path.exists(target):
-        shutil.rmtree(target)
-    os.makedirs(target)
-    store.copy_to_dir(target)
-    _fsync_path(os.path.join(target, "data.mdb"))
-    _fsync_path(target, directory=True)
-    _point_at(data_dir, new)
-    store.reopen(db_dir(data_dir))
-    shutil.rmtree(db_generation_dir(data_dir, old), ignore_errors=True)
-    return new
+class BackgroundCopy:
+    """A compacted copy of the store being made on a thread; `done_socket` becomes readable
+    when it is over (then call `finish`)."""
+
+    def __init__(self, store, data_dir: str, zctx: zmq.Context) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.generation = db_generation(data_dir) + 1
+        self.path = db_generation_dir(data_dir, self.generation)
+        if os.path.exists(self.path):
+            shutil.rmtree(self.path)
+        os.makedirs(self.path)
+        self.batches: list = []          # applied to the store since the copy's transaction
+        self.error: Exception | None = None
+        address = f"inproc://defrag-{id(self)}"
+        self.done_socket = zctx.socket(zmq.PAIR)
+        self.done_socket.bind(address)
+        self._done_tx = zctx.socket(zmq.PAIR)
+        self._done_tx.connect(address)
+        txn = store.copy_txn()  # now, on the writer's thread, between two batches
+        self._thread = threading.Thread(target=self._copy, args=(txn,), daemon=True,
+                                        name="defrag-copy")
+        self._thread.start()
+
+    def _copy(self, txn) -> None:
+        try:
+            self.store.copy_rows(txn, self.path)
+        except Exception as e:  # reported to the loop, never raised in the thread
+            self.error = e
+        finally:
+            txn.abort()
+            self._done_tx.send(b"")
+
+    def record(self, batches: list) -> None:
+        """Batches the writer applied after the copy's transaction: replayed on the copy."""
+        self.batches.extend(batches)
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def close(self) -> None:
+        self.done_socket.close(linger=0)
+        self._done_tx.close(linger=0)
+
+    def discard(self) -> None:
+        self.wait()
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def finish(self, replay: Callable[[object, list], None]) -> int:
+        """Bring the copy up to date with replay(copy, batches), put it in the store's place
+        and reopen the store there; returns the new generation. On an error the store is
+        left as it was."""
+        self.wait()
+        self.close()
+        if self.error is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise self.error
+        copy = type(self.store).open(self.path, **self.store.open_args)
+        try:
+            replay(copy, self.batches)
+        except BaseException:
+            copy.close()
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        copy.close()
+        _fsync_path(os.path.join(self.path, "data.mdb"))
+        _fsync_path(self.path, directory=True)
+        old = db_generation(self.data_dir)
+        _point_at(self.data_dir, self.generation)
+        self.store.reopen(db_dir(self.data_dir))
+        shutil.rmtree(db_generation_dir(self.data_dir, old), ignore_errors=True)
+        return self.generation

@@ -37,6 +37,8 @@ publish events of a batch that did not commit.
 """
 from __future__ import annotations
 
+import itertools
+
 import lmdb
 
 from petcd.common import failpoint
@@ -124,32 +126,51 @@ class MvccStore(ReadApi):
         env, dbs = _open_writer(path, **open_args)
         store = cls(env, dbs, Quota(quota_backend_bytes), compaction_batch_limit)
         store._open_args = open_args
+        store._quota_backend_bytes = quota_backend_bytes
         return store
 
     def close(self) -> None:
         self._env.close()
 
-    def copy_to_dir(self, path: str) -> None:
-        """A compacted copy of the store (free pages left out) into the directory `path`, as of
-        one read transaction (stages/apply/defrag.py). Written row by row, in key order, by
-        appending: LMDB's own compacting copy (mdb_env_copy2 with MDB_CP_COMPACT, LMDB 0.9.36
-        as py-lmdb 3.0 bundles it) crashes the process on stores with overflow pages."""
+    def copy_txn(self):
+        """A read transaction to copy the store from (copy_rows), begun now: the copy is the
+        store as of this point, whatever the writer does afterwards."""
         if self._open_batch is not None:
             raise RuntimeError("copy inside an open batch")
+        return self._env.begin()
+
+    def copy_rows(self, txn, path: str, chunk_rows: int = 2048) -> None:
+        """Copy what `txn` sees, compacted (free pages left out), into a new environment in
+        the directory `path` (stages/apply/defrag.py). May run on another thread than the
+        writer's (LMDB readers do not block it); rows go in chunks, so that the thread lets
+        the writer's have the interpreter in between. Row by row, in key order, by appending:
+        LMDB's own compacting copy (mdb_env_copy2 with MDB_CP_COMPACT, LMDB 0.9.36 as py-lmdb
+        3.0 bundles it) crashes the process on some stores (a compacted hot key)."""
         args = self._open_args
         dst = schema.open_env(path, args["map_size_bytes"], readonly=False,
                               max_readers=args["max_readers"])
         try:
             dst_dbs = schema.open_dbs(dst, create=True)  # empty: every row comes from the copy
-            with dst.begin(write=True) as txn, self._env.begin() as stx:
+            with dst.begin(write=True) as wtxn:
                 for name, flags in schema.DATABASES.items():
-                    consumed, added = _copy_table(
-                        stx, getattr(self._dbs, name.decode()), txn,
-                        getattr(dst_dbs, name.decode()), bool(flags.get("dupsort")))
-                    if consumed != added:
-                        raise RuntimeError(f"copy of table {name!r} lost rows")
+                    dup = bool(flags.get("dupsort"))
+                    out = wtxn.cursor(db=getattr(dst_dbs, name.decode()))
+                    with txn.cursor(db=getattr(self._dbs, name.decode())) as cur:
+                        rows = cur.iternext()
+                        while chunk := list(itertools.islice(rows, chunk_rows)):
+                            # MDB_APPEND refuses a key equal to the last one: not for dupsort
+                            consumed, added = out.putmulti(chunk, dupdata=dup, append=not dup)
+                            if consumed != added:
+                                raise RuntimeError(f"copy of table {name!r} lost rows")
         finally:
             dst.close()
+
+    @property
+    def open_args(self) -> dict:
+        """The settings this store was opened with, as open() takes them (a copy opens with
+        the same)."""
+        return dict(self._open_args, quota_backend_bytes=self._quota_backend_bytes,
+                    compaction_batch_limit=self.compaction_batch_limit)
 
     def reopen(self, path: str) -> None:
         """Close the environment and open the one at `path` in its place (a copy of this

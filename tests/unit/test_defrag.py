@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import os
 
-from petcd.common.kv import CompactionRequest, DeleteRangeRequest, PutRequest
+from petcd.common.kv import CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest
 from petcd.common.layout import db_dir, db_generation
+import zmq
+
+from petcd.common.pipeline import ApplyBatch, InternalRequest
+from petcd.common.types import Entry
+from petcd.common import codec
 from petcd.stages.apply import defrag, schema
+from petcd.stages.apply.applier import Applier
 from petcd.stages.apply.mvcc import MvccStore
 from petcd.stages.apply.reader import MvccReader
+
+
+def _defragment(store: MvccStore, d: str, during=lambda: None) -> int:
+    """Copy on the thread; `during()` runs batches meanwhile, as the apply stage does."""
+    zctx = zmq.Context()
+    try:
+        copy = defrag.BackgroundCopy(store, d, zctx)
+        copy.record(during() or [])
+        return copy.finish(lambda new, batches: Applier(new).apply(batches))
+    finally:
+        zctx.term()
+
+
+def _put_batch(index: int, key: bytes, value: bytes) -> ApplyBatch:
+    data = codec.encode(InternalRequest(index, 0, PutRequest(key=key, value=value)))
+    return ApplyBatch(entries=(Entry(term=1, index=index, data=data),), term=1)
 
 
 def _store(data_dir: str) -> MvccStore:
@@ -48,7 +70,7 @@ def test_defragment_shrinks_the_file_and_keeps_everything(tmp_path):
         store.compact_step()
     before = (store.hash_kv(0), store.applied_index(), store.current_revision())
     size = store.size_bytes()
-    assert defrag.defragment(store, d) == 1
+    assert _defragment(store, d) == 1
     assert os.readlink(db_dir(d)) == "db.1" and not os.path.exists(os.path.join(d, "member",
                                                                                 "db.0"))
     assert (store.hash_kv(0), store.applied_index(), store.current_revision()) == before
@@ -97,5 +119,22 @@ def test_a_copy_of_a_compacted_hot_key_does_not_crash(tmp_path):
         os.close(fd)
     assert os.path.getsize(path) % 4096 == 0
     before = store.hash_kv(0)
-    defrag.defragment(store, d)
+    _defragment(store, d)
     assert store.hash_kv(0) == before
+
+
+def test_batches_applied_during_the_copy_are_replayed_on_it(tmp_path):
+    d = str(tmp_path)
+    store = _store(d)
+    index = _fill(store, 100, 3000, 0)
+    applier = Applier(store)
+
+    def during():
+        batches = [_put_batch(index + i, b"during%d" % i, b"v%d" % i) for i in range(1, 51)]
+        applier.apply(batches)  # the writer goes on while the thread copies
+        return batches
+    _defragment(store, d, during)
+    assert store.applied_index() == index + 50
+    got = store.range(RangeRequest(key=b"during", range_end=b"durinh"))
+    assert len(got.kvs) == 50 and got.kvs[0].value == b"v1"
+    assert store.current_revision() == 1 + 100 + 50
