@@ -20,6 +20,28 @@ def start_member(tmp_path):
 
 
 @pytest.fixture
+def launch_members(tmp_path):
+    """launch_members(name, count) -> `count` running Members named `name`, each a cluster of
+    its own in a directory of its own, started at once (their start-up overlaps); all are
+    stopped after."""
+    started: list[Member] = []
+
+    def launch(name: str, count: int) -> list[Member]:
+        members = []
+        for i in range(count):
+            (tmp_path / str(i)).mkdir(exist_ok=True)
+            members.append(Member(tmp_path / str(i), name))
+        started.extend(members)
+        for m in members:
+            m.launch()
+        return [m.wait_ready() for m in members]
+
+    yield launch
+    for m in started:
+        m.stop()
+
+
+@pytest.fixture
 def start_cluster(tmp_path):
     """start_cluster(size) -> a list of running Members forming one cluster; all stopped after."""
     started: list[Member] = []
