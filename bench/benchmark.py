@@ -12,8 +12,10 @@ cobra's persistent flags. The report is etcd's (bench/report.py) on stdout; a pr
 is drawn on stderr when it is a terminal.
 
 The default endpoint is petcd's native ZeroMQ listener: `--clients` asyncio tasks share
-`--conns` connections with many calls in flight on each (bench/load.py); http:// endpoints
-work too, one connection per client. Not here: --sample, --target-leader, TLS and --user,
+`--conns` connections with many calls in flight on each (bench/load.py). `grpc://host:port`
+endpoints speak etcd's gRPC API the same way, so one tool drives etcd and petcd alike (the
+put, range, txn-put and lease-keepalive subcommands); http:// endpoints work too, one
+connection per client. Not here: --sample, --target-leader, TLS and --user,
 put --check-hashkv, and etcd's stm, watch, watch-get and mvcc subcommands.
 """
 from __future__ import annotations
@@ -53,7 +55,8 @@ class Settings:
 
 GLOBAL_OPTIONS = (
     ("--endpoints", dict(default=None, help=f"endpoints (default {DEFAULT_ENDPOINTS}; "
-                                             "tcp:// is native, http:// the gateway)")),
+                                             "tcp:// is native, grpc:// etcd's gRPC API, "
+                                             "http:// the gateway)")),
     ("--conns", dict(default=None, type=int, help="Total number of connections")),
     ("--clients", dict(default=None, type=int, help="Total number of clients")),
     ("--precise", dict(is_flag=True, default=None, help="use full floating point precision")),
@@ -208,7 +211,7 @@ class _Leased:
 def lease_keepalive(ctx, total, **g):
     """Benchmark lease keepalive"""
     s = settings(ctx, g)
-    native = load.is_native(s.endpoints)
+    native = load.multiplexes(s.endpoints)  # a renewal is one call (a one-message stream)
     granted: list[_Leased] = []
 
     async def setup(clients):

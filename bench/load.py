@@ -51,8 +51,10 @@ class RateLimiter:
         return True
 
 
-def is_native(endpoints) -> bool:
-    return all(ep.scheme == "tcp" for ep in parse_list(endpoints))
+def multiplexes(endpoints) -> bool:
+    """Whether one connection carries many calls at once: petcd's native protocol (tcp://)
+    and gRPC (grpc://, HTTP/2 streams), not the gateway's HTTP/1.1."""
+    return all(ep.scheme in ("tcp", "grpc") for ep in parse_list(endpoints))
 
 
 @contextlib.asynccontextmanager
@@ -61,11 +63,11 @@ async def open_clients(endpoints, conns: int, clients: int, *, timeout_s: float 
     """A list of `clients` AsyncClients over `conns` connections (see the module doc); each
     connection goes to the next endpoint in turn, as etcd's benchmark dials them."""
     eps = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
-    n = max(1, conns) if is_native(eps) else max(1, clients)
+    n = max(1, conns) if multiplexes(eps) else max(1, clients)
     made = [AsyncClient(eps[i % len(eps)], timeout_s=timeout_s, dial_timeout_s=dial_timeout_s)
             for i in range(n)]
     loop = asyncio.get_running_loop()
-    if not is_native(eps):
+    if not multiplexes(eps):
         # asyncio's default pool has min(32, cpus + 4) threads: too few for one per client.
         loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=n))
     try:

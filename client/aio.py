@@ -2,7 +2,8 @@
 
 Theory of operation: over `tcp://` endpoints calls go straight to petcd's native protocol on
 a zmq.asyncio DEALER socket, with any number in flight on one connection (answers are matched
-to futures by id), which is what the load bench uses. Over HTTP the synchronous transport runs
+to futures by id), which is what the load bench uses; over `grpc://` endpoints, unary calls
+go over etcd's gRPC API the same way (grpc_transport.py). Over HTTP the synchronous transport runs
 in worker threads (asyncio.to_thread); so do the streams (`watch` gives an async iterator fed
 by the sync Watch's thread, which uses the native watch stream over `tcp://` and HTTP
 otherwise, so resuming after a reconnect is written once, in the sync Watch). Request
@@ -96,10 +97,16 @@ class AsyncClient:
                  retry: RetryPolicy = RetryPolicy()) -> None:
         self.endpoints = parse_list(endpoints)
         self.timeout_s = timeout_s
-        self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
-                           retry=retry)
-        self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
-                        if all(ep.scheme == "tcp" for ep in self.endpoints) else None)
+        schemes = {ep.scheme for ep in self.endpoints}
+        if schemes == {"grpc"}:
+            from .grpc_transport import AsyncGrpcTransport  # grpclib is only loaded when used
+            self.sync = None  # unary calls only: streams need an http:// or tcp:// endpoint
+            self._native = [AsyncGrpcTransport(ep) for ep in self.endpoints]
+        else:
+            self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
+                               retry=retry)
+            self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
+                            if schemes == {"tcp"} else None)
         self._current = 0
         self._builder = _Builder()
 
@@ -156,7 +163,8 @@ class AsyncClient:
         if self._native is not None:
             for t in self._native:
                 t.close()
-        self.sync.close()
+        if self.sync is not None:
+            self.sync.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -29,6 +29,9 @@ DEFAULT_DIAL_TIMEOUT_S = 2.0
 
 
 def make_transport(ep: Endpoint, dial_timeout_s: float):
+    if ep.scheme == "grpc":
+        raise errors.InvalidArgument(f"{ep.url}: gRPC endpoints are for the asyncio client "
+                                     f"(AsyncClient) only")
     if ep.scheme == "tcp":
         from .zmq_transport import ZmqTransport  # pyzmq is only loaded when used
         return ZmqTransport(ep, dial_timeout_s)

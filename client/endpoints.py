@@ -1,7 +1,8 @@
 """Endpoint strings as etcdctl takes them, and which transport each one uses.
 
 `host:port` and `http://host:port` are HTTP (the gateway), `tcp://host:port` is the native
-ZeroMQ protocol. etcdctl's endpoints have no scheme, so HTTP is the default.
+ZeroMQ protocol, `grpc://host:port` etcd's gRPC API (the asyncio client only). etcdctl's
+endpoints have no scheme, so HTTP is the default.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from . import errors
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    scheme: str  # "http" or "tcp"
+    scheme: str  # "http", "tcp" or "grpc"
     host: str
     port: int
 
@@ -33,8 +34,9 @@ def parse(text: str, default_port: int = 2379) -> Endpoint:
         scheme = scheme.lower()
     if scheme == "https":
         raise errors.InvalidArgument(f"{text}: TLS endpoints are not supported yet")
-    if scheme not in ("http", "tcp"):
-        raise errors.InvalidArgument(f"{text}: unknown scheme {scheme!r} (use http:// or tcp://)")
+    if scheme not in ("http", "tcp", "grpc"):
+        raise errors.InvalidArgument(f"{text}: unknown scheme {scheme!r} (use http://, tcp:// "
+                                     f"or grpc://)")
     s = s.rstrip("/")
     host, sep, port = s.rpartition(":")
     if not sep:

@@ -21,26 +21,11 @@ class Rpc:
     stream: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DefragmentRequest:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class DefragmentResponse:
-    header: kv.ResponseHeader | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotRequest:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotResponse:
-    header: kv.ResponseHeader | None = None
-    remaining_bytes: int = 0
-    blob: bytes = b""
+# The Maintenance service's own messages are the server's (common/cluster.py).
+DefragmentRequest = cluster.DefragmentRequest
+DefragmentResponse = cluster.DefragmentResponse
+SnapshotRequest = cluster.SnapshotRequest
+SnapshotResponse = cluster.SnapshotResponse
 
 
 RPCS: dict[str, Rpc] = {r.name: r for r in (

@@ -47,8 +47,9 @@ from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
 from .grpc.auth import auth_handlers
-from .grpc.convert import encoder
-from .grpc.services import mapping as grpc_mapping, reply_types, unary_calls
+from petcd.common.proto.convert import encoder
+from .grpc.services import mapping as grpc_mapping, unary_calls
+from petcd.common.proto.methods import reply_types
 from petcd.common.kv import ResponseHeader
 from petcd.common.concurrency import LeaderRequest
 from petcd.common.proto import rpc_pb2, v3election_pb2

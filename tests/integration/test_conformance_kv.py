@@ -18,8 +18,8 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import HTTP_STATUS, Code, EtcdError
-from petcd.stages.api.grpc.convert import decoder, encoder
-from petcd.stages.api.grpc.services import etcd_methods
+from petcd.common.proto.convert import decoder, encoder
+from petcd.common.proto.methods import etcd_methods
 from petcd.stages.api.http import app as _routes_registered  # noqa: F401  (registers types)
 from petcd.stages.api.http import gateway_json
 from petcd.stages.api.http.gateway_json import GatewayPanic

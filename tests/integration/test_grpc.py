@@ -311,3 +311,27 @@ def test_defragment_shrinks_the_store_online_and_survives_a_restart(member):
         got = await rpc_grpc.KVStub(ch).Range(pb.RangeRequest(key=b"dfg-after"))
         assert got.kvs[0].value == b"2" and got.header.revision == rev
     run(member, after_restart)
+
+
+def test_the_asyncio_client_and_petcd_bench_speak_grpc(member):
+    import subprocess
+    import sys
+
+    from petcd.client import AsyncClient
+    from petcd.client.errors import InvalidArgument
+
+    async def body():
+        async with AsyncClient(f"grpc://127.0.0.1:{member.client_port}") as c:
+            await c.put(b"aio/a", b"1")
+            assert (await c.get(b"aio/a")).kvs[0].value == b"1"
+            with pytest.raises(InvalidArgument) as e:
+                await c.put(b"", b"x")
+            assert e.value.message == "etcdserver: key is not provided"
+            lease = await c.lease_grant(30)
+            assert lease.ttl == 30
+    asyncio.run(body())
+    out = subprocess.run(
+        [sys.executable, "-m", "petcd.bench.benchmark", "--endpoints",
+         f"grpc://127.0.0.1:{member.client_port}", "--conns", "2", "--clients", "8", "put",
+         "--total", "200"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Requests/sec" in out.stdout, out.stderr

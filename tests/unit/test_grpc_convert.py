@@ -10,8 +10,9 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common import cluster, concurrency, kv, lease
 from petcd.common.proto import kv_pb2, rpc_pb2 as pb, v3election_pb2, v3lock_pb2
-from petcd.stages.api.grpc import convert
-from petcd.stages.api.grpc.services import etcd_methods, unary_calls
+from petcd.common.proto import convert
+from petcd.common.proto.methods import etcd_methods
+from petcd.stages.api.grpc.services import unary_calls
 from petcd.stages.api.grpc.unary import Checks
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from petcd.common import kv, proto_size as ps
 from petcd.common.proto import rpc_pb2 as pb
-from petcd.stages.api.grpc.convert import encoder
+from petcd.common.proto.convert import encoder
 
 _BYTES = [0, 1, 15, 127, 128, 300, 16384]
 _INTS = [0, 1, 127, 128, 2 ** 20, 2 ** 40, -1]

@@ -18,33 +18,9 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
 from petcd.common import cluster, concurrency, kv, lease
-from petcd.common.proto import rpc_grpc, rpc_pb2, v3election_grpc, v3lock_grpc
+from petcd.common.proto import rpc_pb2
+from petcd.common.proto.methods import etcd_methods
 from .unary import Checks, handler
-
-_BASES = (rpc_grpc.KVBase, rpc_grpc.WatchBase, rpc_grpc.LeaseBase, rpc_grpc.ClusterBase,
-          rpc_grpc.MaintenanceBase, rpc_grpc.AuthBase, v3lock_grpc.LockBase,
-          v3election_grpc.ElectionBase)
-
-
-class _Names:
-    """Stands in for a service object: each method is its own name, so that a generated
-    __mapping__ yields the method names with their cardinality and message classes."""
-
-    def __getattr__(self, name: str) -> str:
-        return name
-
-
-def reply_types() -> dict[str, type]:
-    return {path: m.reply_type for path, m in etcd_methods().items()}
-
-
-def etcd_methods() -> dict[str, grpclib.const.Handler]:
-    """gRPC path -> Handler(method name, cardinality, request class, reply class)."""
-    out: dict[str, grpclib.const.Handler] = {}
-    for base in _BASES:
-        out.update(base.__mapping__(_Names()))
-    return out
-
 
 def unary_calls(service, leases, members, status: Callable[[], Awaitable],
                 hash_: Callable, hash_kv: Callable, locks) -> dict[str, tuple[type, Callable]]:

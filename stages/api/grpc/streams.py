@@ -22,7 +22,7 @@ from petcd.common.errors import EtcdError
 from petcd.common.kv import WatchRequest
 from petcd.common.lease import LeaseKeepAliveRequest
 from petcd.common.proto import rpc_pb2
-from .convert import decoder, encoder
+from petcd.common.proto.convert import decoder, encoder
 from .unary import Checks, grpc_error
 
 

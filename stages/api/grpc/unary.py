@@ -21,7 +21,7 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
-from .convert import decoder, encoder
+from petcd.common.proto.convert import decoder, encoder
 
 log = logging.getLogger("petcd.api")
 

@@ -1,0 +1,62 @@
+"""The asyncio client's gRPC transport: unary calls of etcd's gRPC API (`grpc://host:port`).
+
+Theory of operation: one grpclib Channel (one HTTP/2 connection) per endpoint, with any number
+of calls in flight on it, as etcd's clientv3 uses one connection. A call names its method as
+the other transports do (rpc.RPCS); the request dataclass becomes the method's protobuf
+message and the answer the response dataclass, through the converters derived from the
+dataclasses and etcd's .proto (common/proto/convert.py), so this transport writes no part of
+the schema. A gRPC status becomes the client error of its code, with etcd's message. Only the
+asyncio client has it (petcd-bench drives etcd and petcd over gRPC with it); streams go over
+HTTP or the native protocol.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from grpclib.client import Channel
+from grpclib.exceptions import GRPCError, StreamTerminatedError
+
+from petcd.common.proto.convert import decoder, encoder
+from petcd.common.proto.methods import etcd_methods, path_of
+from . import errors
+from .rpc import RPCS
+
+
+class AsyncGrpcTransport:
+    def __init__(self, endpoint) -> None:
+        self.endpoint = endpoint
+        self._channel: Channel | None = None
+        self._calls: dict[str, tuple] = {}
+
+    def _call_of(self, method: str) -> tuple:
+        call = self._calls.get(method)
+        if call is None:
+            path = path_of(method)
+            m = etcd_methods()[path]
+            rpc = RPCS[method]
+            call = self._calls[method] = (
+                path, m, encoder(rpc.request, m.request_type),
+                decoder(rpc.response, m.reply_type.DESCRIPTOR))
+        return call
+
+    async def call(self, method: str, request: object, timeout_s: float) -> object:
+        if self._channel is None:
+            self._channel = Channel(self.endpoint.host, self.endpoint.port)
+        path, m, encode, decode = self._call_of(method)
+        try:
+            async with self._channel.request(path, m.cardinality, m.request_type,
+                                             m.reply_type, timeout=timeout_s) as stream:
+                await stream.send_message(encode(request), end=True)
+                reply = await stream.recv_message()
+                await stream.recv_trailing_metadata()
+        except GRPCError as e:
+            raise errors.from_code(e.status.value, e.message or "") from None
+        except asyncio.TimeoutError:
+            raise errors.DeadlineExceeded("context deadline exceeded") from None
+        except (StreamTerminatedError, ConnectionError, OSError) as e:
+            raise errors.Unavailable(str(e)) from None
+        return decode(reply)
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
