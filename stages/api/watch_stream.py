@@ -209,6 +209,23 @@ class WatchStream:
                 if w.pending_events == 0:
                     self.hub.drained(w)
 
+    async def serve(self, read_requests: Callable[[], Awaitable]) -> None:
+        """Run the stream for a front end: `read_requests()` reads the client's requests (and
+        hands them to request()), run() writes the responses, until the stream is closed (by
+        the client, the server, a failed write or a reader that failed); then both end."""
+        reader = asyncio.create_task(read_requests())
+        writer = asyncio.create_task(self.run())
+        writer.add_done_callback(lambda _: self.close())
+        reader.add_done_callback(
+            lambda t: t.cancelled() or t.exception() is None or self.close())
+        try:
+            await self.closed.wait()
+        finally:
+            self.close()
+            for t in (reader, writer):
+                t.cancel()
+            await asyncio.gather(reader, writer, return_exceptions=True)
+
     def abort(self, error: EtcdError) -> None:
         """End the stream with an error (its front end sends `error` last)."""
         if not self.closed.is_set():

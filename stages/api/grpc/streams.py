@@ -15,7 +15,6 @@ what is queued), or leave the stream's tasks running after the call ended.
 """
 from __future__ import annotations
 
-import asyncio
 from typing import Callable
 
 from petcd.common.errors import EtcdError
@@ -53,17 +52,7 @@ def watch_handler(checks: Checks, new_watch_stream: Callable):
                 ws.request(decode(pb))
             # the client ended its side: the stream stays open, as etcd's does
 
-        reader = asyncio.create_task(read_requests())
-        writer = asyncio.create_task(ws.run())
-        writer.add_done_callback(lambda _: ws.close())  # a failed write ends the stream
-        reader.add_done_callback(lambda t: t.cancelled() or t.exception() and ws.close())
-        try:
-            await ws.closed.wait()
-        finally:
-            ws.close()
-            for t in (reader, writer):
-                t.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+        await ws.serve(read_requests)
         if ws.error is not None:
             raise grpc_error(ws.error)
 

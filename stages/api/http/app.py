@@ -20,7 +20,6 @@ Must never: let an exception reach the client as a traceback; every failure is a
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Awaitable, Callable
 
@@ -401,16 +400,7 @@ class GatewayApp:
                 except GoJSONError as e:
                     fail(str(e))
 
-        reader = asyncio.create_task(read_requests())
-        writer = asyncio.create_task(stream.run())
-        writer.add_done_callback(lambda _: stream.close())  # a failed write ends the stream
-        try:
-            await stream.closed.wait()
-        finally:
-            stream.close()
-            for t in (reader, writer):
-                t.cancel()
-            await asyncio.gather(reader, writer, return_exceptions=True)
+        await stream.serve(read_requests)
         if state["disconnected"]:
             return
         if stream.error is not None:
