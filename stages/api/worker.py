@@ -214,11 +214,15 @@ class Worker:
     def is_learner(self) -> bool:
         return self.member.status.is_learner
 
+    def _unary_calls(self) -> dict:
+        """gRPC path -> (request type, coroutine): every unary call of etcd's services."""
+        return unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
+                           self.hash_kv, self.locks)
+
     def _grpc_server(self, has_leader) -> grpc_listener.GrpcServer:
         """etcd's gRPC services over this worker's service layer."""
         checks = Checks(has_leader, self.is_learner)
-        unary = unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
-                            self.hash_kv, self.locks)
+        unary = self._unary_calls()
         streams = {
             "/v3electionpb.Election/Observe": server_stream_handler(
                 checks, LeaderRequest, self.locks.observe, v3election_pb2.LeaderRequest,
@@ -349,7 +353,10 @@ class Worker:
                             leases=self.leases, member_service=self.cluster,
                             is_learner=self.is_learner, streams=self.zmq_streams,
                             # ZMTP heartbeats drop dead connections well within a lease
-                            heartbeat_ms=max(100, cfg.zmq_stream_keepalive_ms // 4))
+                            heartbeat_ms=max(100, cfg.zmq_stream_keepalive_ms // 4),
+                            # every unary call of the gRPC table, by its method name
+                            extra_methods={path.rsplit("/", 1)[1]: call
+                                           for path, call in self._unary_calls().items()})
         monitor = asyncio.create_task(LeaderMonitor(
             has_leader, lambda: self.watch_streams,
             election_timeout_s=cfg.election_timeout / 1000).run())

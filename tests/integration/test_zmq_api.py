@@ -77,3 +77,18 @@ def test_leases_over_zmq(zsock):
     assert call(zsock, 7, "LeaseRevoke", {"id": 12})["error"] == {
         "code": 5, "message": "etcdserver: requested lease not found"}
     assert "kvs" not in call(zsock, 8, "Range", {"key": b"l"})["response"]
+
+
+def test_maintenance_lock_and_election_calls(zsock):
+    r = call(zsock, 1, "Lock", {"name": b"nlock"})
+    key = r["response"]["key"]
+    assert key.startswith(b"nlock/")
+    assert "error" not in call(zsock, 2, "Unlock", {"key": key})
+    won = call(zsock, 3, "Campaign", {"name": b"nel", "value": b"v"})["response"]["leader"]
+    assert call(zsock, 4, "Leader", {"name": b"nel"})["response"]["kv"]["value"] == b"v"
+    assert "error" not in call(zsock, 5, "Resign", {"leader": won})
+    r = call(zsock, 6, "Leader", {"name": b"nel"})
+    assert r["error"] == {"code": 2, "message": "election: no leader"}
+    assert "hash" in call(zsock, 7, "Hash", {})["response"]
+    assert call(zsock, 8, "HashKV", {})["response"]["header"]["revision"] > 1
+    assert call(zsock, 9, "Defragment", {}) == {"id": 9, "response": {}}

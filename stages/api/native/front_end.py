@@ -43,9 +43,11 @@ METHODS = {
 class ZmqFrontEnd:
     def __init__(self, service, status, members, max_frame_bytes: int, leases=None,
                  member_service=None, is_learner=lambda: False, streams=None,
-                 heartbeat_ms: int = 0) -> None:
+                 heartbeat_ms: int = 0, extra_methods: dict | None = None) -> None:
         """streams: a watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
-        heartbeat interval (dead connections are dropped after 3 intervals; 0: off)."""
+        heartbeat interval (dead connections are dropped after 3 intervals; 0: off);
+        extra_methods: method name -> (request type, handler), more unary calls (etcd's
+        method names, as gRPC's table has them)."""
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
@@ -64,6 +66,10 @@ class ZmqFrontEnd:
             self.handlers.update({
                 "MemberAdd": member_service.add, "MemberRemove": member_service.remove,
                 "MemberUpdate": member_service.update, "MemberPromote": member_service.promote})
+        self.methods = dict(METHODS)
+        for name, (cls, handler) in (extra_methods or {}).items():
+            self.methods[name] = cls
+            self.handlers[name] = handler
         self.is_learner = is_learner
         self.max_frame_bytes = max_frame_bytes
         self.streams = streams
@@ -162,7 +168,7 @@ class ZmqFrontEnd:
             handler = self.handlers.get(method)
             if handler is None:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
-            cls = METHODS.get(method)
+            cls = self.methods.get(method)
             req = native.from_map(cls, body) if cls is not None else None
             if self.is_learner() and learner.refuses(req):
                 raise learner.not_capable()
