@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from .member import Member, free_port
@@ -21,24 +23,26 @@ def start_member(tmp_path):
 
 @pytest.fixture
 def launch_members(tmp_path):
-    """launch_members(name, count) -> `count` running Members named `name`, each a cluster of
-    its own in a directory of its own, started at once (their start-up overlaps); all are
-    stopped after."""
+    """launch_members(name, count, extra_args) -> `count` running Members named `name`, each
+    a cluster of its own in a directory of its own, started at once (their start-up
+    overlaps); all are stopped together after."""
     started: list[Member] = []
 
-    def launch(name: str, count: int) -> list[Member]:
+    def launch(name: str, count: int, extra_args: tuple[str, ...] = ()) -> list[Member]:
         members = []
-        for i in range(count):
-            (tmp_path / str(i)).mkdir(exist_ok=True)
-            members.append(Member(tmp_path / str(i), name))
+        for _ in range(count):
+            base = tmp_path / str(len(started) + len(members))
+            base.mkdir()
+            members.append(Member(base, name, extra_args))
         started.extend(members)
         for m in members:
             m.launch()
         return [m.wait_ready() for m in members]
 
     yield launch
-    for m in started:
-        m.stop()
+    if started:
+        with ThreadPoolExecutor(len(started)) as pool:
+            list(pool.map(Member.stop, started))
 
 
 @pytest.fixture
