@@ -335,3 +335,27 @@ def test_the_asyncio_client_and_petcd_bench_speak_grpc(member):
          f"grpc://127.0.0.1:{member.client_port}", "--conns", "2", "--clients", "8", "put",
          "--total", "200"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "Requests/sec" in out.stdout, out.stderr
+
+
+def test_listen_client_http_urls_split_grpc_and_http(tmp_path):
+    from petcd.testing.member import free_port
+    http_port = free_port()
+    m = Member(tmp_path, "split", ("--listen-client-http-urls",
+                                   f"http://127.0.0.1:{http_port}"))
+    m.start()
+    try:
+        async def body(ch):
+            return await rpc_grpc.KVStub(ch).Put(pb.PutRequest(key=b"split", value=b"1"))
+        assert run(m, body).header.revision > 1  # gRPC on --listen-client-urls
+        conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        conn.request("POST", "/v3/kv/range", body=b'{"key":"c3BsaXQ="}')
+        resp = conn.getresponse()
+        assert resp.status == 200 and b'"value":"MQ=="' in resp.read()  # HTTP alone there
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", m.client_port, timeout=10)
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            conn.request("GET", "/version")  # the gRPC-only port speaks no HTTP/1.1
+            conn.getresponse()
+        conn.close()
+    finally:
+        m.stop()
