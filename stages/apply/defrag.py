@@ -18,7 +18,8 @@ two parts:
    parent directory is fsynced, and the store reopens there. Every api worker is then told
    (StoreMoved, on resultc, before the Applied of anything applied next) and reopens its
    reader before it reads further; transport reopens before its next snapshot copy. The old
-   directory is removed; a process that still has it open reads it until it reopens (Linux
+   directory is removed, on a thread of its own; a process that still has it open reads it
+   until it reopens (Linux
    keeps an unlinked file while it is mapped). Writes wait only for the replay of the batches
    kept during the copy.
 
@@ -100,6 +101,7 @@ class BackgroundCopy:
             shutil.rmtree(self.path)
         os.makedirs(self.path)
         self.batches: list = []          # applied to the store since the copy's transaction
+        self.removing: threading.Thread | None = None  # of the old generation, once done
         self.error: Exception | None = None
         address = f"inproc://defrag-{id(self)}"
         self.done_socket = zctx.socket(zmq.PAIR)
@@ -158,5 +160,10 @@ class BackgroundCopy:
         old = db_generation(self.data_dir)
         _point_at(self.data_dir, self.generation)
         self.store.reopen(db_dir(self.data_dir))
-        shutil.rmtree(db_generation_dir(self.data_dir, old), ignore_errors=True)
+        # Unlinking a file of gigabytes takes the file system a while: not on the writer's
+        # thread (a crash before it is done leaves the old directory to adopt()).
+        self.removing = threading.Thread(
+            target=shutil.rmtree, daemon=True, name="defrag-remove",
+            args=(db_generation_dir(self.data_dir, old),), kwargs={"ignore_errors": True})
+        self.removing.start()
         return self.generation

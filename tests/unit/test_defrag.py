@@ -23,7 +23,9 @@ def _defragment(store: MvccStore, d: str, during=lambda: None) -> int:
     try:
         copy = defrag.BackgroundCopy(store, d, zctx)
         copy.record(during() or [])
-        return copy.finish(lambda new, batches: Applier(new).apply(batches))
+        generation = copy.finish(lambda new, batches: Applier(new).apply(batches))
+        copy.removing.join()
+        return generation
     finally:
         zctx.term()
 
