@@ -4,13 +4,16 @@ Theory of operation: petcdctl parses with click, but users and scripts see etcdc
 messages, so each click error is translated here: unknown flags, shorthands and flag values,
 a flag without its argument, unknown commands (with cobra's "Did you mean this?" for names
 within two edits, or that the typed name begins). `command_path` finds which command a
-command line names, for the usage text etcdctl prints after a flag error. Pure: no output.
+command line names, for the usage text etcdctl prints after a flag error; `parse_int` reads
+numeric arguments as Go's strconv does, with its errors. Pure: no output.
 """
 from __future__ import annotations
 
 import re
 
 import click
+
+from .display import go_quote
 
 SUGGESTION_DISTANCE = 2  # cobra's SuggestionsMinimumDistance
 
@@ -32,6 +35,18 @@ def flag_error(e: click.UsageError) -> str | None:
                     f'parsing "{m.group(1)}": invalid syntax')
         return f'invalid argument for "{flag}" flag: {e.message}'
     return None
+
+
+def parse_int(text: str, base: int = 10) -> int:
+    """Go's strconv.ParseInt(text, base, 64): an optional sign, then digits of `base` only;
+    a ValueError carries Go's message (`strconv.ParseInt: parsing "x": invalid syntax`)."""
+    body = text[1:] if text[:1] in ("+", "-") else text
+    if not body or any(c not in "0123456789abcdef"[:base] for c in body.lower()):
+        raise ValueError(f"strconv.ParseInt: parsing {go_quote(text)}: invalid syntax")
+    value = int(text, base)
+    if not -(1 << 63) <= value < 1 << 63:
+        raise ValueError(f"strconv.ParseInt: parsing {go_quote(text)}: value out of range")
+    return value
 
 
 def missing_argument(name: str) -> str:

@@ -15,6 +15,8 @@ The client is made on first use, so argument errors never wait on a connection.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 
 import click
@@ -27,6 +29,8 @@ EXIT_INTERRUPTED, EXIT_IO, EXIT_BAD_ARGS = 5, 6, 128
 
 
 class CtlExit(Exception):
+    """Ends the command with `code`, writing `Error: <message>` unless message is empty."""
+
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
@@ -130,6 +134,20 @@ def out(s: str) -> None:
     sys.stdout.flush()
 
 
+def run_command(argv: list[str], env: dict | None = None) -> str:
+    """Run a command with petcdctl's stdin, stdout and stderr, as Go's exec.Cmd.Run does for
+    etcdctl; "" if it succeeded, else Go's error text (`exit status 3`, ...)."""
+    try:
+        rc = subprocess.run(argv, env=env, check=False).returncode
+    except OSError as e:
+        if "/" not in argv[0] and isinstance(e, FileNotFoundError):
+            return f"exec: {display.go_quote(argv[0])}: executable file not found in $PATH"
+        return f"fork/exec {argv[0]}: {(e.strerror or str(e)).lower()}"
+    if rc < 0:
+        return f"signal: {(signal.strsignal(-rc) or str(-rc)).lower()}"
+    return f"exit status {rc}" if rc else ""
+
+
 def global_options(f):
     for name, (takes_value, default) in reversed(list(GLOBAL_FLAGS.items())):
         env = [f"PETCDCTL_{name.upper().replace('-', '_')}",
@@ -177,8 +195,13 @@ def _load_commands() -> None:
                    cmd_snapshot, cmd_watch)
 
 
+# The command line as given, before hoist_global_flags: etcdctl's watch reads os.Args.
+RAW_ARGS: list[str] = []
+
+
 def run(argv: list[str]) -> int:
     _load_commands()
+    RAW_ARGS[:] = argv
     if argv and argv[-1] in VALUED_FLAGS:  # a global flag missing its value, e.g. `get -w`
         return flag_usage_error(arg_errors.missing_argument(argv[-1]), argv)
     argv = hoist_global_flags(argv)
@@ -186,7 +209,8 @@ def run(argv: list[str]) -> int:
         ctl.main(argv, prog_name="petcdctl", standalone_mode=False)
         return 0
     except CtlExit as e:
-        sys.stderr.write(f"Error: {e.message}\n")
+        if e.message:
+            sys.stderr.write(f"Error: {e.message}\n")
         return e.code
     except errors.ClientError as e:
         sys.stderr.write(f"Error: {e.message}\n")

@@ -229,20 +229,21 @@ def _status_row(ep, s) -> list[str]:
             ", ".join(s.errors)]
 
 
-def _each(ctx, cluster, call):
-    """(endpoint, answer) for each endpoint; a failing endpoint is reported on stderr and
-    skipped, as etcdctl does, and the command fails at the end."""
-    got, failed = [], False
+def _each(ctx, cluster, call, what: str):
+    """(endpoint, answer) for each endpoint, and the last error's message ("" if none): a
+    failing endpoint is reported on stderr and skipped, as etcdctl does (`what`: "status"
+    or "hash"), and the command fails at the end."""
+    got, last_error = [], ""
     for ep in _endpoints(ctx, cluster):
         c = ctx.client([ep])
         try:
             got.append((ep, call(c)))
         except errors.ClientError as e:
-            sys.stderr.write(f"Failed to get the status of endpoint {ep} ({e.message})\n")
-            failed = True
+            sys.stderr.write(f"Failed to get the {what} of endpoint {ep} ({e.message})\n")
+            last_error = e.message
         finally:
             c.close()
-    return got, failed
+    return got, last_error
 
 
 @endpoint.command("status")
@@ -250,7 +251,7 @@ def _each(ctx, cluster, call):
 @click.pass_obj
 def endpoint_status(ctx, cluster):
     """Prints out the status of endpoints specified in `--endpoints` flag"""
-    got, failed = _each(ctx, cluster, lambda c: c.status())
+    got, failed = _each(ctx, cluster, lambda c: c.status(), "status")
     w = ctx.write_out
     if w == "json":
         out(d.to_json([{"Endpoint": ep, "Status": d.etcdctl_json(s)} for ep, s in got]) + "\n")
@@ -268,7 +269,7 @@ def endpoint_status(ctx, cluster):
     else:
         out("".join(", ".join(_status_row(ep, s)) + "\n" for ep, s in got))
     if failed:
-        raise CtlExit(EXIT_ERROR, "one or more endpoints did not answer")
+        raise CtlExit(EXIT_ERROR, "")  # etcdctl 3.4 exits 1 without an error line here
 
 
 @endpoint.command("hashkv")
@@ -277,7 +278,7 @@ def endpoint_status(ctx, cluster):
 @click.pass_obj
 def endpoint_hashkv(ctx, cluster, rev):
     """Prints the KV history hash for each endpoint in --endpoints"""
-    got, failed = _each(ctx, cluster, lambda c: c.hash_kv(rev))
+    got, last_error = _each(ctx, cluster, lambda c: c.hash_kv(rev), "hash")
     w = ctx.write_out
     if w == "json":
         out(d.to_json([{"Endpoint": ep, "HashKV": d.etcdctl_json(h)} for ep, h in got]) + "\n")
@@ -288,8 +289,8 @@ def endpoint_hashkv(ctx, cluster, rev):
                     f'"Hash" : {h.hash}\n\n' for ep, h in got))
     else:
         out("".join(f"{ep}, {h.hash}\n" for ep, h in got))
-    if failed:
-        raise CtlExit(EXIT_ERROR, "one or more endpoints did not answer")
+    if last_error:
+        raise CtlExit(EXIT_ERROR, last_error)
 
 
 @ctl.group("alarm")

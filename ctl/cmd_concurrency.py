@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 
 import click
 
 from . import display as d
-from .cli import EXIT_BAD_ARGS, CtlExit, ctl, out
+from .cli import EXIT_BAD_ARGS, EXIT_ERROR, CtlExit, ctl, out, run_command
+from .cmd_kv import print_get
 
 
 def _hold_until_signal() -> None:
@@ -30,15 +29,18 @@ def lock(ctx, args, ttl):
     """Acquires a named lock"""
     if not args:
         raise CtlExit(EXIT_BAD_ARGS, "lock takes a lock name argument and an optional command "
-                                     "to execute.")
-    with ctx.client().lock(args[0], ttl_s=ttl) as lk:
+                                     "to execute")
+    c = ctx.client()
+    with c.lock(args[0], ttl_s=ttl) as lk:
         if len(args) > 1:
-            env_cmd = list(args[1:])
-            rc = subprocess.run(env_cmd, check=False).returncode
-            if rc != 0:
-                sys.exit(rc)
+            err = run_command(list(args[1:]))
+            if err:
+                raise CtlExit(EXIT_ERROR, err)
             return
-        out(d.text(lk.key) + "\n")
+        r = c.get(lk.key)
+        if not r.kvs:
+            raise CtlExit(EXIT_ERROR, "lock lost on init")
+        print_get(ctx, r)
         _hold_until_signal()
 
 
@@ -49,9 +51,13 @@ def lock(ctx, args, ttl):
 @click.pass_obj
 def elect(ctx, args, listen, ttl):
     """Observes and participates in leader election"""
-    if listen and len(args) != 1 or not listen and len(args) != 2:
+    if len(args) not in (1, 2):
         raise CtlExit(EXIT_BAD_ARGS, "elect takes one election name argument and an optional "
-                                     "proposal argument.")
+                                     "proposal argument")
+    if len(args) == 1 and not listen:
+        raise CtlExit(EXIT_BAD_ARGS, "no proposal argument but -l not set")
+    if len(args) == 2 and listen:
+        raise CtlExit(EXIT_BAD_ARGS, "proposal given but -l is set")
     e = ctx.client().election(args[0], ttl_s=ttl)
     if listen:
         try:
@@ -62,8 +68,7 @@ def elect(ctx, args, listen, ttl):
         return
     e.campaign(args[1])
     try:
-        r = ctx.client().get(e.key)
-        out(d.simple_get(r, ctx.hex))
+        print_get(ctx, ctx.client().get(e.key))
         _hold_until_signal()
     finally:
         e.resign()

@@ -69,7 +69,12 @@ def get(ctx, args, consistency, order, sort_by, prefix, from_key, limit, rev, ke
                             from_key=from_key, limit=limit, revision=rev, sort_order=so,
                             sort_target=st, serializable=consistency == "s",
                             keys_only=keys_only)
-    _print(ctx, resp, lambda: d.simple_get(resp, ctx.hex, print_value_only),
+    print_get(ctx, resp, print_value_only)
+
+
+def print_get(ctx, resp, value_only: bool = False) -> None:
+    """A RangeResponse as etcdctl's display.Get prints it (get; lock and elect too)."""
+    _print(ctx, resp, lambda: d.simple_get(resp, ctx.hex, value_only),
            lambda: d.fields_get(resp))
 
 

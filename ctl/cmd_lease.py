@@ -1,23 +1,23 @@
 """lease grant|revoke|timetolive|list|keep-alive: etcdctl's lease commands (ids in hex)."""
 from __future__ import annotations
 
-import signal
-import threading
+import base64
+import time
 
 import click
 
 from petcd.client import errors
 
 from . import display as d
+from .arg_errors import parse_int
 from .cli import EXIT_BAD_ARGS, EXIT_ERROR, CtlExit, ctl, out
 
 
 def _lease_id(text: str) -> int:
     try:
-        return int(text, 16)
-    except ValueError:
-        raise CtlExit(EXIT_BAD_ARGS, f"bad lease ID arg ({text!r}), expecting ID in Hex") \
-            from None
+        return parse_int(text, 16)
+    except ValueError as e:
+        raise CtlExit(EXIT_BAD_ARGS, f"bad lease ID arg ({e}), expecting ID in Hex") from None
 
 
 def _one_arg(args, what: str) -> str:
@@ -47,9 +47,9 @@ def grant(ctx, args):
         raise CtlExit(EXIT_BAD_ARGS, "lease grant command needs TTL argument")
     text = args[0]
     try:
-        ttl = int(text)
-    except ValueError:
-        raise CtlExit(EXIT_BAD_ARGS, f"bad TTL ({text!r})") from None
+        ttl = parse_int(text)
+    except ValueError as e:
+        raise CtlExit(EXIT_BAD_ARGS, f"bad TTL ({e})") from None
     r = ctx.client().lease_grant(ttl)
     w = ctx.write_out
     if w == "json":
@@ -71,8 +71,8 @@ def revoke(ctx, args):
     except errors.ClientError as e:
         raise CtlExit(EXIT_ERROR, f"failed to revoke lease ({e.message})") from None
     w = ctx.write_out
-    if w == "json":
-        out(d.to_json(_flat_json(r, {})) + "\n")
+    if w == "json":  # clientv3.LeaseRevokeResponse is pb.LeaseRevokeResponse: not flattened
+        out(d.to_json(d.etcdctl_json(r)) + "\n")
     elif w == "fields":
         out(d.fields_hdr(r.header))
     else:
@@ -91,7 +91,8 @@ def timetolive(ctx, args, keys):
     if w == "json":
         # clientv3.LeaseTimeToLiveResponse has its own json tags
         doc = _flat_json(r, {"id": r.id, "ttl": r.ttl, "granted-ttl": r.granted_ttl,
-                             "keys": [d.text(k) for k in r.keys] if r.keys else None})
+                             "keys": [base64.b64encode(k).decode() for k in r.keys]
+                             if r.keys else None})
         out(d.to_json(doc) + "\n")
     elif w == "fields":
         out(d.fields_hdr(r.header) + f'"ID" : {r.id}\n"TTL" : {r.ttl}\n'
@@ -113,7 +114,7 @@ def lease_list(ctx):
     r = ctx.client().leases()
     w = ctx.write_out
     if w == "json":
-        out(d.to_json(_flat_json(r, {"leases": [{"ID": x.id} for x in r.leases]})) + "\n")
+        out(d.to_json(_flat_json(r, {"leases": [{"id": x.id} for x in r.leases]})) + "\n")
     elif w == "fields":
         out(d.fields_hdr(r.header) + "".join(f'"ID" : {x.id}\n' for x in r.leases))
     else:
@@ -145,17 +146,15 @@ def keep_alive(ctx, args, once):
             raise CtlExit(2, "etcdserver: requested lease not found")
         show(r)
         return
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ttl = None
+    # SIGTERM keeps its default action: etcdctl does not catch it and dies of it
     try:
-        while not stop.is_set():
+        while True:
             r = c.lease_keep_alive_once(lid)
             if r.ttl <= 0:
-                out(f"lease {lid:016x} expired or revoked.\n")
-                return
+                break
             show(r)
-            ttl = r.ttl
-            stop.wait(max(0.5, ttl / 3.0))
+            time.sleep(max(0.5, r.ttl / 3.0))
     except KeyboardInterrupt:
-        pass
+        return
+    if ctx.write_out == "simple":
+        out(f"lease {lid:016x} expired or revoked.\n")

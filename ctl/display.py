@@ -189,6 +189,15 @@ def json_txn(r: kv.TxnResponse) -> dict:
     return doc
 
 
+def json_watch(r) -> dict:
+    """etcdctl prints clientv3.WatchResponse, a Go struct without json tags: its exported
+    fields under their Go names, Events always a list."""
+    return {"Header": etcdctl_json(r.header) if r.header is not None else {},
+            "Events": [etcdctl_json(ev) for ev in r.events],
+            "CompactRevision": r.compact_revision, "Canceled": bool(r.canceled),
+            "Created": bool(r.created)}
+
+
 # -- table --------------------------------------------------------------------------------
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -1,16 +1,33 @@
 """Scenarios for petcdctl against etcdctl: each is a list of command lines (argument lists,
 optional stdin) run in order against a fresh single member. Recorded from etcdctl 3.4.23 and
 a real etcd by record_ctl.py; replayed with petcdctl against petcd by
-tests/integration/test_ctl_conformance.py. `needs` names server features a scenario uses
-(skipped while petcd lacks them)."""
+tests/integration/test_ctl_conformance.py, and with the real etcdctl against petcd by
+tests/integration/test_etcdctl_conformance.py. `needs` names server features a scenario uses
+(skipped while petcd lacks them).
+
+A step that may not end by itself (watch, lock, elect, lease keep-alive without --once) has
+`stop_after`: it gets SIGTERM after that many seconds (record_ctl.run_step), long enough for
+a Python client to start and print what the server has; `hold_stdin` keeps the stdin of
+`watch -i` open that long, after which etcdctl ends as its input ends. Replays end such a
+step as soon as it has printed the recorded output. New steps go into new scenarios, so that
+the recordings of the others stay valid."""
 from __future__ import annotations
 
 TXN = 'value("foo") = "bar"\n\nput k1 v1\nget foo\ndel nothing\n\nput k2 v2\n\n'
 TXN_FAIL = 'mod("foo") > "100"\nversion("foo") = "1"\n\nput k1 v1\n\nget k --prefix\nput k3 v3 --prev-kv\n\n'
+TXN_I = 'value("w1") = "b"\n\nput t1 v1\nget w --prefix\n\nget t1\n\n'
+WATCH_ENV = 'echo "$ETCD_WATCH_EVENT_TYPE $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE $ETCD_WATCH_REVISION"'
+# seconds a bounded step runs (see the docstring)
+RUN_S = 3.0
 
 
-def _s(*args, stdin=None):
-    return {"args": list(args), "stdin": stdin}
+def _s(*args, stdin=None, stop_after=None, hold_stdin=None):
+    step = {"args": list(args), "stdin": stdin}
+    if stop_after is not None:
+        step["stop_after"] = stop_after
+    if hold_stdin is not None:
+        step["hold_stdin"] = hold_stdin
+    return step
 
 
 SCENARIOS = [
@@ -90,5 +107,81 @@ SCENARIOS = [
     {"name": "lease", "needs": ["lease"], "steps": [
         _s("lease", "list"), _s("lease", "revoke", "1234"), _s("lease", "timetolive", "1234"),
         _s("lease", "grant"), _s("lease", "keep-alive", "--once", "1234"),
+    ]},
+    # Served by the member itself, changing nothing: endpoint, alarm, move-leader to itself,
+    # snapshot save (into the step's directory), the auth commands that need no user.
+    {"name": "maintenance", "needs": [], "steps": [
+        _s("endpoint", "status", "--cluster", "-w", "table"),
+        _s("endpoint", "status", "--cluster", "-w", "json"),
+        _s("endpoint", "status", "-w", "fields"), _s("endpoint", "hashkv", "--cluster"),
+        _s("endpoint", "hashkv", "--cluster", "-w", "table"),
+        _s("endpoint", "hashkv", "-w", "json"), _s("endpoint", "hashkv", "-w", "fields"),
+        _s("endpoint", "hashkv", "--rev", "5"), _s("endpoint", "health", "--cluster"),
+        _s("endpoint", "health", "-w", "json"), _s("endpoint", "health", "-w", "fields"),
+        _s("alarm", "list", "-w", "json"), _s("alarm", "list", "-w", "table"),
+        _s("alarm", "disarm", "-w", "json"), _s("move-leader", "<member_id_hex>"),
+        _s("move-leader", "1234"), _s("move-leader"), _s("snapshot", "save", "snap.db"),
+        _s("snapshot", "save"), _s("user", "list"), _s("user", "list", "-w", "json"),
+        _s("role", "list"), _s("user", "get", "root"), _s("role", "get", "r"),
+        _s("auth", "disable"), _s("auth", "enable"),
+    ]},
+    # Revisions 2-5, then watches from the past, errors, and watches of a compacted revision;
+    # all bounded, also those that end by themselves. `watch -i`'s `progress` is left out:
+    # its answer races the events of the watch before it.
+    {"name": "watch", "needs": [], "steps": [
+        _s("put", "w1", "a"), _s("put", "w1", "b"), _s("del", "w1"), _s("put", "w2", "c"),
+        _s("watch", "w1", "--rev", "1", stop_after=RUN_S),
+        _s("watch", "w", "--prefix", "--rev", "3", "--prev-kv", "-w", "json", stop_after=RUN_S),
+        _s("watch", "w1", "w3", "--rev", "2", "-w", "fields", stop_after=RUN_S),
+        _s("watch", stop_after=RUN_S), _s("watch", "a", "b", "--prefix", stop_after=RUN_S),
+        _s("watch", "-i", "w1", stop_after=RUN_S),
+        _s("watch", "w1", "--rev", "x", stop_after=RUN_S),
+        _s("compaction", "4"), _s("watch", "w1", "--rev", "1", stop_after=RUN_S),
+        _s("watch", "w1", "--rev", "2", "-w", "json", stop_after=RUN_S),
+    ]},
+    # The interactive modes and watch's exec form (one watch at a time: two would print in
+    # a random order).
+    {"name": "interactive", "needs": [], "steps": [
+        _s("put", "w1", "a"), _s("put", "w1", "b"), _s("txn", "-i", stdin=TXN_I),
+        _s("watch", "-i", stdin="watch w1 --rev 1\nbogus\n", hold_stdin=RUN_S,
+           stop_after=2 * RUN_S),
+        _s("watch", "w1", "--rev", "1", "--", "sh", "-c", WATCH_ENV, stop_after=RUN_S),
+    ]},
+    # <lease_hex> is the last lease the scenario granted (record_ctl.Session), lock's and
+    # elect's included.
+    {"name": "lease_ops", "needs": ["lease"], "steps": [
+        _s("lease", "grant", "60"), _s("lease", "keep-alive", "--once", "<lease_hex>"),
+        _s("lease", "keep-alive", "--once", "<lease_hex>", "-w", "json"),
+        _s("lease", "keep-alive", "--once", "<lease_hex>", "-w", "fields"),
+        _s("put", "lk", "v", "--lease", "<lease_hex>"), _s("get", "lk", "-w", "json"),
+        _s("lease", "timetolive", "<lease_hex>"),
+        _s("lease", "timetolive", "--keys", "<lease_hex>"),
+        _s("lease", "timetolive", "--keys", "<lease_hex>", "-w", "json"),
+        _s("lease", "list"), _s("lease", "list", "-w", "json"),
+        _s("lease", "keep-alive", "<lease_hex>", stop_after=RUN_S),
+        _s("lease", "revoke", "<lease_hex>"), _s("get", "lk"),
+        _s("lease", "keep-alive", "<lease_hex>", stop_after=RUN_S),
+        _s("lease", "keep-alive", "--once", "<lease_hex>"),
+        _s("lease", "timetolive", "<lease_hex>"), _s("lease", "grant", "60", "-w", "json"),
+        _s("lease", "revoke", "<lease_hex>", "-w", "json"), _s("lease", "grant", "0"),
+        _s("lease", "grant", "x"), _s("lock"), _s("lock", "mylock", "echo", "locked"),
+        _s("lock", "mylock", stop_after=RUN_S), _s("elect"), _s("elect", "myelect"),
+        _s("elect", "myelect", "p1", stop_after=RUN_S),
+    ]},
+    {"name": "defrag", "needs": ["defrag"], "steps": [
+        _s("defrag"), _s("defrag", "--cluster"), _s("defrag", "-w", "json"),
+    ]},
+    {"name": "auth_users", "needs": ["auth"], "steps": [
+        _s("user", "add", "u1", "--new-user-password=p"),
+        _s("user", "add", "u1", "--new-user-password=p"), _s("user", "get", "u1"),
+        _s("role", "add", "r1"), _s("role", "grant-permission", "r1", "readwrite", "foo"),
+        _s("role", "get", "r1"), _s("user", "grant-role", "u1", "r1"),
+        _s("user", "get", "u1", "--detail"), _s("user", "list"), _s("role", "list"),
+        _s("user", "revoke-role", "u1", "r1"), _s("role", "revoke-permission", "r1", "foo"),
+        _s("user", "delete", "u1"), _s("role", "delete", "r1"),
+        _s("user", "add", "root", "--new-user-password=rootpw"), _s("auth", "enable"),
+        _s("get", "foo"), _s("get", "foo", "--user", "root:rootpw"),
+        _s("user", "list", "--user", "root:rootpw"),
+        _s("auth", "disable", "--user", "root:rootpw"),
     ]},
 ]
