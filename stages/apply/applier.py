@@ -330,11 +330,6 @@ def main(ctx: StageContext) -> None:
         results = applier.apply(batches)
         if defrag_state["copy"] is not None:
             defrag_state["copy"].record(batches)
-        by_worker: dict[int, list] = {}
-        for r in results:
-            by_worker.setdefault(worker_of(r.request_id), []).append(r)
-        for worker, rs in by_worker.items():  # one frame per worker per batch
-            resultc.send(Many.of(rs), topic=worker_topic(worker))
         # Report what raft handed us, not more: raft replays conf changes from the entries it
         # hands out, so it must not skip past ones we have not been given yet.
         last = max((b.entries[-1].index for b in batches if b.entries), default=0)
@@ -346,7 +341,17 @@ def main(ctx: StageContext) -> None:
             appliedc.send(membership)
         applied = Applied(last or applier.applied_index, store.current_revision())
         appliedc.send(applied)
+        # The applied index reaches every worker before the results of its batch (one PUB
+        # socket keeps the order): a worker that answers a client has already seen the index
+        # that covers the answer, so what the client asks next (a keep-alive of the lease it
+        # was just granted, which the lessor serves only once it has applied that far) names
+        # an index that covers it.
         resultc.send(applied, topic=BROADCAST_TOPIC)
+        by_worker: dict[int, list] = {}
+        for r in results:
+            by_worker.setdefault(worker_of(r.request_id), []).append(r)
+        for worker, rs in by_worker.items():  # one frame per worker per batch
+            resultc.send(Many.of(rs), topic=worker_topic(worker))
         compact_a_little()
 
     def compact_a_little() -> None:
