@@ -1,1 +1,2 @@
-"""The api stage: HTTP (etcd gateway) and ZeroMQ front ends over one service layer."""
+"""The api stage: gRPC (etcd's services), HTTP (etcd's gateway) and ZeroMQ (native) front
+ends over one service layer."""
