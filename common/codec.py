@@ -99,7 +99,7 @@ def decode(frame: bytes) -> Any:
 
 
 def _register_all() -> None:
-    from . import cluster, kv, lease, types
+    from . import auth, cluster, kv, lease, types
     for code, cls in enumerate((
             types.Entry, types.HardState, types.ConfState, types.ConfChange,
             types.SnapshotMetadata, types.Snapshot, types.Message), start=1):
@@ -116,6 +116,8 @@ def _register_all() -> None:
     for code, cls in enumerate(lease.LEASE_TYPES, start=80):
         register(code, cls)
     register(43, cluster.DefragmentResponse)
+    for code, cls in enumerate(auth.AUTH_TYPES, start=95):
+        register(code, cls)
 
 
 _register_all()

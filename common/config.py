@@ -112,6 +112,16 @@ KNOBS: tuple[Knob, ...] = (
     Knob("grpc-keepalive-timeout", _duration_s, 20.0,
          "time (a Go duration, or seconds) to wait for a ping's answer before closing the "
          "connection"),
+    Knob("auth-token", str, "simple",
+         "auth token type: 'simple' (the only one served yet; etcd's 'jwt,...' options are "
+         "refused)"),
+    Knob("auth-token-ttl", int, 300,
+         "seconds a simple token lives after its last use"),
+    Knob("bcrypt-cost", int, 10,
+         "bcrypt cost of hashed passwords (etcd 3.5's flag; 4 to 31)"),
+    Knob("auth-max-concurrent-authenticate", int, 2,
+         "password checks (bcrypt) run at once per api worker; more Authenticate calls wait "
+         "their turn, so that guessing passwords cannot take every core"),
     Knob("strict-reconfig-check", _bool, True,
          "refuse membership changes that could lose the quorum of started members"),
     # -- per-stage tuning (petcd's own) --
@@ -259,6 +269,14 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--initial-cluster-state must be 'new' or 'existing'")
     if v["auto_compaction_mode"] not in ("periodic", "revision"):
         raise ConfigError("--auto-compaction-mode must be 'periodic' or 'revision'")
+    if v["auth_token"].split(",", 1)[0] != "simple":
+        raise ConfigError(f"--auth-token {v['auth_token']!r} is not served: petcd gives "
+                          "simple tokens only")
+    if not 4 <= v["bcrypt_cost"] <= 31:
+        raise ConfigError("--bcrypt-cost must be between 4 and 31")
+    if v["auth_token_ttl"] <= 0 or v["auth_max_concurrent_authenticate"] <= 0:
+        raise ConfigError("--auth-token-ttl and --auth-max-concurrent-authenticate must be "
+                          "greater than 0")
     if v["max_txn_ops"] <= 0 or v["max_request_bytes"] <= 0:
         raise ConfigError("--max-txn-ops and --max-request-bytes must be greater than 0")
     try:

@@ -56,6 +56,11 @@ class InternalRequest:
     id: int
     origin: int             # the member id of the member that proposed it
     op: object              # PutRequest | DeleteRangeRequest | TxnRequest | ... | AlarmRequest
+    # The client's identity for apply's permission checks (etcd's RequestHeader username and
+    # auth revision): "" for a client without a token; None for the member's own requests
+    # (expired leases, auto-compaction, the quota's alarm), which are not checked.
+    user: str | None = None
+    auth_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

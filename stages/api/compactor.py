@@ -15,6 +15,7 @@ import logging
 from collections import deque
 
 from petcd.common.errors import EtcdError
+from .auth_service import internal
 from petcd.common.kv import CompactionRequest
 
 log = logging.getLogger("petcd.api")
@@ -53,7 +54,8 @@ class Compactor:
         if revision <= 0 or not self.is_leader():
             return
         try:
-            await self.service.compact(CompactionRequest(revision=revision))
+            with internal():  # the member's own compaction: no user to check
+                await self.service.compact(CompactionRequest(revision=revision))
             log.info("auto-compacted at revision %d", revision)
         except EtcdError:
             pass

@@ -98,6 +98,8 @@ class MemberService:
 
     async def _change(self, kind: Kind, member: MemberInfo) -> None:
         s = self.service
+        if s.auth is not None:  # root only, checked before raft as etcd does
+            await s.auth.admin()
         request_id = s.new_request_id()
         await s.submit(request_id, MemberChangeAsk(
             s.member.member_id, s.worker, request_id, int(kind), member))

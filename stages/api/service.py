@@ -18,6 +18,7 @@ import itertools
 from typing import Callable
 
 from petcd.common import codec
+from petcd.common.auth import AUTH_CHANGES
 from petcd.common.fields import fields_getter
 from petcd.common.cluster import (
     AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType, MoveLeaderRequest,
@@ -73,6 +74,8 @@ class KVService:
         self.request_timeout_s = request_timeout_s
         self.max_txn_ops = max_txn_ops
         self.max_request_bytes = max_request_bytes
+        # The auth service (auth_service.py), set by the worker; None: no auth at all.
+        self.auth = None
 
     # -- inputs from the pipes ----------------------------------------------------------------
 
@@ -94,6 +97,8 @@ class KVService:
         self._validate(req)
         if not req.serializable:
             await self.linearizable_barrier()
+        if self.auth is not None:
+            await self.auth.check(req)
         resp = self.reader.range(req)
         return _with_header(resp, self.member.header(resp.header.revision))
 
@@ -120,6 +125,8 @@ class KVService:
         self._validate(req)
         if not all(op.request_range.serializable for op in (*req.success, *req.failure)):
             await self.linearizable_barrier()
+        if self.auth is not None:
+            await self.auth.check(req)
         resp = self.reader.txn_readonly(req)
         return _with_header(resp, self.member.header(resp.header.revision))
 
@@ -154,6 +161,8 @@ class KVService:
         """Have this member's apply stage move the store to a compacted copy (member-local,
         as etcd's Defragment; stages/apply/defrag.py). No deadline: a large store takes long,
         and the client's own deadline ends the wait."""
+        if self.auth is not None:
+            await self.auth.admin(raw=True)
         request_id = self.new_request_id()
         fut = self.results.register(request_id, None)
         self._send_proposal(Defragment(self.worker, request_id))
@@ -179,7 +188,7 @@ class KVService:
             # same log position), then fail this request.
             alarm = AlarmRequest(AlarmAction.ACTIVATE, self.member.member_id, AlarmType.NOSPACE)
             try:
-                await self._write(alarm)
+                await self._write(alarm, internal=True)  # raised for the member, not the user
             except EtcdError:
                 pass
             raise _copy(ErrNoSpace)
@@ -213,11 +222,19 @@ class KVService:
             raise EtcdError(Code(result.error_code), result.error_message)
         return result
 
-    async def _write(self, op: object):
+    async def write(self, op: object):
+        """Propose `op` as the client being served (its identity goes along for apply's
+        permission checks) and return its result."""
+        return await self._write(op)
+
+    async def _write(self, op: object, internal: bool = False):
         if not isinstance(op, _NOT_KV):
             await self._check_quota(op, self._validate(op))
+        user, auth_revision = (None, 0) if internal or self.auth is None else \
+            await self.auth.identity()
         request_id = self.new_request_id()
-        data = codec.encode(InternalRequest(request_id, self.member.member_id, op))
+        data = codec.encode(InternalRequest(request_id, self.member.member_id, op, user,
+                                            auth_revision))
         result = await self.submit(request_id, Proposal(request_id, self.worker, data))
         resp = result.response
         if getattr(resp, "header", None) is None:
@@ -229,7 +246,8 @@ class KVService:
 _GROWS_STORE = (PutRequest, TxnRequest)
 
 # Requests that are not KV: they skip the KV checks (their services check them).
-_NOT_KV = (AlarmRequest, PublishAttributes, LeaseGrantRequest, LeaseRevokeRequest)
+_NOT_KV = (AlarmRequest, PublishAttributes, LeaseGrantRequest, LeaseRevokeRequest,
+           *AUTH_CHANGES)
 
 
 _REST_OF: dict[type, Callable[[object], tuple]] = {}

@@ -65,8 +65,12 @@ def fragments(wr: WatchResponse, limit_bytes: int) -> list[WatchResponse]:
 class WatchStream:
     def __init__(self, hub: WatchHub, header: Callable, send: Callable[[list], Awaitable],
                  *, fragment_bytes: int, progress_interval_s: float,
-                 max_backlog: int = 64, require_leader: bool = False) -> None:
-        """header(revision) -> ResponseHeader; send(responses) writes them to the client."""
+                 max_backlog: int = 64, require_leader: bool = False,
+                 permit: Callable[[bytes, bytes], str | None] | None = None) -> None:
+        """header(revision) -> ResponseHeader; send(responses) writes them to the client;
+        permit(key, range_end): why the stream's user may not watch that range (a cancel
+        reason), or None."""
+        self.permit = permit
         self.hub = hub
         self.header = header
         self._send = send
@@ -108,6 +112,10 @@ class WatchStream:
 
     def _create(self, c: WatchCreateRequest) -> None:
         rev = self.hub.refresh()
+        if self.permit is not None:
+            refused = self.permit(c.key, c.range_end)
+            if refused is not None:
+                return self._refuse(rev, refused)
         end = SINGLE_KEY if not c.range_end else FROM_KEY if c.range_end == b"\0" else c.range_end
         if end and c.key >= end:
             return self._refuse(rev, ERR_EMPTY_RANGE)

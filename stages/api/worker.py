@@ -34,7 +34,7 @@ from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
 from petcd.stages.apply.reader import MvccReader
 from .http.failpoints import FailpointEndpoint
-from .http.app import GatewayApp
+from .http.app import GatewayApp, auth_routes
 from .lease_service import LeaseService, min_lease_ttl_s
 from .member_service import MemberService
 from petcd.common.config import parse_retention
@@ -46,11 +46,9 @@ from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
-from .grpc.auth import auth_handlers
-from petcd.common.proto.convert import encoder
 from .grpc.services import mapping as grpc_mapping, unary_calls
-from petcd.common.proto.methods import reply_types
-from petcd.common.kv import ResponseHeader
+from .auth_service import AuthService, request_token
+from petcd.common.auth import AuthApplied
 from petcd.common.concurrency import LeaderRequest
 from petcd.common.proto import rpc_pb2, v3election_pb2
 from .concurrency import Concurrency
@@ -101,6 +99,10 @@ class Worker:
             send_proposal=self._push, send_read_index=self._push,
             request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
             max_request_bytes=cfg.max_request_bytes)
+        self.auth = AuthService(self.service, self.reader, token_ttl_s=cfg.auth_token_ttl,
+                                bcrypt_cost=cfg.bcrypt_cost,
+                                max_concurrent_authenticate=cfg.auth_max_concurrent_authenticate)
+        self.service.auth = self.auth
         self.cluster = MemberService(self.service, self.reader)
         self.leases = LeaseService(
             self.service, min_ttl_s=min_lease_ttl_s(cfg.heartbeat_interval, cfg.election_timeout),
@@ -111,13 +113,17 @@ class Worker:
         self.zmq_streams: ZmqWatchStreams | None = None  # worker 1's, made in run()
         self._registry = self._metric_registry()
 
-    def new_watch_stream(self, send, require_leader: bool = False) -> WatchStream:
-        """A watch stream for one client stream (HTTP request or ZeroMQ stream id)."""
+    def new_watch_stream(self, send, require_leader: bool = False,
+                         token: str | None = None) -> WatchStream:
+        """A watch stream for one client stream (HTTP request, gRPC stream or ZeroMQ stream
+        id), whose watches are made with `token` (default: the request's)."""
+        token = request_token.get() if token is None else token
         stream = WatchStream(
             self.watch_hub, self.member.header, send,
             fragment_bytes=self.cfg.max_request_bytes + 512 * 1024,  # etcd's gRPC limit
             progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000,
-            require_leader=require_leader)
+            require_leader=require_leader,
+            permit=lambda key, range_end: self.auth.watch_refusal(token, key, range_end))
         self.watch_streams.add(stream)
         stream.closed_callback = self.watch_streams.discard
         return stream
@@ -196,17 +202,22 @@ class Worker:
             db_size_in_use=self.reader.size_in_use_bytes(), is_learner=st.is_learner)
 
     async def hash(self, req: cluster.HashRequest) -> cluster.HashResponse:
+        await self.auth.admin(raw=True)
         return cluster.HashResponse(header=self.member.header(self.reader.current_revision()),
                                     hash=self.reader.hash())
 
     async def hash_kv(self, req: cluster.HashKVRequest) -> cluster.HashKVResponse:
+        await self.auth.admin(raw=True)
         h, rev, compact = self.reader.hash_kv(req.revision)
         return cluster.HashKVResponse(header=self.member.header(rev), hash=h,
                                       compact_revision=compact)
 
-    def snapshot(self, req: cluster.SnapshotRequest | None = None):
-        """The store's snapshot stream (snapshot.py), copied through this worker's reader."""
-        return snapshot_stream(self.reader, os.path.join(self.cfg.data_dir, "run"))
+    async def snapshot(self, req: cluster.SnapshotRequest | None = None):
+        """The store's snapshot stream (snapshot.py), copied through this worker's reader;
+        root only when auth is on."""
+        await self.auth.admin(raw=True)
+        async for chunk in snapshot_stream(self.reader, os.path.join(self.cfg.data_dir, "run")):
+            yield chunk
 
     async def members(self) -> cluster.MemberListResponse:
         return await self.cluster.list()
@@ -217,7 +228,7 @@ class Worker:
     def _unary_calls(self) -> dict:
         """gRPC path -> (request type, coroutine): every unary call of etcd's services."""
         return unary_calls(self.service, self.leases, self.cluster, self.status, self.hash,
-                           self.hash_kv, self.locks)
+                           self.hash_kv, self.locks, self.auth)
 
     def _grpc_server(self, has_leader) -> grpc_listener.GrpcServer:
         """etcd's gRPC services over this worker's service layer."""
@@ -234,9 +245,6 @@ class Worker:
             "/etcdserverpb.Lease/LeaseKeepAlive": keep_alive_handler(checks,
                                                                      self.leases.keep_alive),
         }
-        header = encoder(ResponseHeader, rpc_pb2.ResponseHeader)
-        streams.update(auth_handlers(
-            lambda: header(self.member.header(self.reader.current_revision())), reply_types()))
         methods = grpc_mapping(checks, unary, streams)
         methods.update(grpclib.health.service.Health().__mapping__())  # "" is SERVING
         cfg = self.cfg
@@ -281,6 +289,8 @@ class Worker:
             service.on_transfer_started(value)
         elif isinstance(value, LeaseAnswer):
             self.leases.on_answer(value)
+        elif isinstance(value, AuthApplied):
+            self.auth.on_applied(value)
 
     async def run(self) -> None:
         topics = (worker_topic(self.worker), BROADCAST_TOPIC)
@@ -304,6 +314,7 @@ class Worker:
         app = GatewayApp(self.service, self.status, self.members, leases=self.leases,
                          max_request_bytes=self.cfg.max_request_bytes,
                          extra_routes={
+                             **auth_routes(self.auth),
                              "maintenance/hash": (cluster.HashRequest, self.hash),
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv),
                              "maintenance/defragment": (cluster.DefragmentRequest,

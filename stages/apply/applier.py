@@ -22,10 +22,13 @@ import os
 import time
 
 from petcd.common import codec, failpoint
+from petcd.common.auth import (
+    AUTH_CHANGES, AuthApplied, AuthAuthenticate, AuthResult,
+)
 from petcd.common.cluster import (
     AlarmAction, AlarmMember, AlarmRequest, AlarmResponse, AlarmType, DefragmentResponse,
 )
-from petcd.common.errors import Code, EtcdError
+from petcd.common.errors import Code, ErrAuthFailed, ErrAuthNotEnabled, EtcdError
 from petcd.common.layout import db_dir, snapshot_db_path, snapshot_dbs
 from petcd.common.kv import (
     CompactionRequest, DeleteRangeRequest, PutRequest, ResponseHeader, TxnRequest,
@@ -45,7 +48,7 @@ from petcd.ipc.loop import Loop
 from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common import identity
-from . import defrag
+from . import auth_store, defrag, lease_store
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
@@ -69,6 +72,8 @@ class Applier:
         self.lease_revoked: list[int] = []
         # Whether a batch changed the member table since raft last heard of it.
         self.members_changed = False
+        # What the api workers must hear of auth after this batch (None: nothing changed).
+        self.auth_applied: dict | None = None
 
     def take_lease_changes(self) -> LeaseChanges | None:
         if not self.lease_granted and not self.lease_revoked:
@@ -90,6 +95,24 @@ class Applier:
         members, removed = self.store.membership()
         return Membership(tuple(sorted(members, key=lambda m: m.id)), tuple(sorted(removed)))
 
+    def take_auth_applied(self, force: bool = False) -> AuthApplied | None:
+        """The auth news of the batches since the last call (every token dies if `force`:
+        the store was replaced)."""
+        news, self.auth_applied = self.auth_applied, None
+        if news is None and not force:
+            return None
+        news = news or {"assigned": [], "invalidated": [], "reset": False}
+        with self.store.view() as v:
+            db = v.dbs.auth
+            return AuthApplied(auth_store.enabled(v.tx, db), auth_store.revision(v.tx, db),
+                               tuple(news["assigned"]), tuple(news["invalidated"]),
+                               news["reset"] or force)
+
+    def _auth_news(self) -> dict:
+        if self.auth_applied is None:
+            self.auth_applied = {"assigned": [], "invalidated": [], "reset": False}
+        return self.auth_applied
+
     def release_held(self) -> list[ApplyResult]:
         done = self.store.finished_compact_revision()
         ready = [r for rev, r in self.held if rev <= done]
@@ -108,7 +131,7 @@ class Applier:
                     if result is not None:
                         results.append(result)
                 elif e.data:
-                    result, physical_rev, mine = self._execute(b, e.data)
+                    result, physical_rev, mine = self._execute(b, e.data, e.index)
                     if not mine:
                         continue  # another member's client: that member answers it
                     if physical_rev:
@@ -119,7 +142,43 @@ class Applier:
         self.applied_index = entries[-1].index
         return results
 
-    def _execute(self, b: Batch, data: bytes) -> tuple[ApplyResult, int, bool]:
+    def _check(self, b: Batch, req: InternalRequest) -> None:
+        """etcd's authApplierV3: the permission checks of a client's request, against the auth
+        store as this entry finds it."""
+        op, txn, db = req.op, b.tx, b.dbs.auth
+        if isinstance(op, (PutRequest, DeleteRangeRequest, TxnRequest)):
+            auth_store.check(txn, db, req.user, req.auth_revision, op,
+                             lambda lease: lease_store.keys(txn, b.dbs, lease))
+        elif isinstance(op, LeaseRevokeRequest):
+            auth_store.check_lease_revoke(txn, db, req.user, req.auth_revision,
+                                          lease_store.keys(txn, b.dbs, op.id))
+        elif isinstance(op, AUTH_CHANGES) and not isinstance(op, AuthAuthenticate):
+            auth_store.admin_check(txn, db, req.user)
+        elif isinstance(op, CompactionRequest) or (
+                isinstance(op, AlarmRequest) and op.action != AlarmAction.GET):
+            # Root only (etcd 3.4 lets any user compact history away or disarm an alarm:
+            # docs/compatibility.md).
+            auth_store.admin_check(txn, db, req.user)
+
+    def _auth(self, b: Batch, op: object, index: int) -> AuthResult:
+        txn, db = b.tx, b.dbs.auth
+        if isinstance(op, AuthAuthenticate):
+            # The api checked the password; the user may be gone since (etcd's Authenticate).
+            if not auth_store.enabled(txn, db):
+                raise EtcdError(ErrAuthNotEnabled.code, ErrAuthNotEnabled.message)
+            user = auth_store.get_user(txn, db, op.name)
+            if user is None or user.no_password:
+                raise EtcdError(ErrAuthFailed.code, ErrAuthFailed.message)
+            token = f"{op.token_prefix}.{index}"
+            self._auth_news()["assigned"].append((token, op.name))
+            return AuthResult(token)
+        changed = auth_store.change(txn, db, op)
+        news = self._auth_news()
+        news["invalidated"].extend(changed.invalidated)
+        news["reset"] = news["reset"] or changed.reset
+        return AuthResult()
+
+    def _execute(self, b: Batch, data: bytes, index: int = 0) -> tuple[ApplyResult, int, bool]:
         """The request's result, the revision to wait for if it is a physical compaction, and
         whether this member's client is waiting for it."""
         try:
@@ -131,6 +190,8 @@ class Applier:
         mine = req.origin == self.member_id
         op = req.op
         try:
+            if req.user is not None:
+                self._check(b, req)
             if isinstance(op, PutRequest):
                 resp = b.put(op)
             elif isinstance(op, DeleteRangeRequest):
@@ -151,6 +212,8 @@ class Applier:
                 rev = b.lease_revoke(op.id)
                 self.lease_revoked.append(op.id)
                 resp = LeaseRevokeResponse(ResponseHeader(revision=rev))
+            elif isinstance(op, AUTH_CHANGES):
+                resp = self._auth(b, op, index)
             elif isinstance(op, LeaseCheckpointRequest):
                 for lease_id, remaining in op.checkpoints:
                     row = b.lease_checkpoint(lease_id, remaining)
@@ -270,6 +333,7 @@ def main(ctx: StageContext) -> None:
                 applier.applied_index = store.applied_index()
                 appliedc.send(applier.all_leases())
                 appliedc.send(applier.take_membership(force=True))
+                resultc.send(applier.take_auth_applied(force=True), topic=BROADCAST_TOPIC)
                 applied = Applied(item.index, store.current_revision())
                 appliedc.send(applied)
                 resultc.send(applied, topic=BROADCAST_TOPIC)
@@ -341,6 +405,9 @@ def main(ctx: StageContext) -> None:
             appliedc.send(membership)
         applied = Applied(last or applier.applied_index, store.current_revision())
         appliedc.send(applied)
+        auth = applier.take_auth_applied()
+        if auth is not None:  # before the Applied that covers it (and the tokens' answers)
+            resultc.send(auth, topic=BROADCAST_TOPIC)
         # The applied index reaches every worker before the results of its batch (one PUB
         # socket keeps the order): a worker that answers a client has already seen the index
         # that covers the answer, so what the client asks next (a keep-alive of the lease it

@@ -24,7 +24,9 @@ from petcd.common.kv import (
     Event, KeyValue, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 )
 from petcd.stages.apply import txn as txn_mod
-from petcd.stages.apply import alarm_store, compaction, lease_store, members_store, schema
+from petcd.stages.apply import (
+    alarm_store, auth_store, compaction, lease_store, members_store, schema,
+)
 from petcd.stages.apply.alarm_store import AlarmType
 from petcd.stages.apply.quota import Quota, request_cost
 from petcd.stages.apply.read import ReadView
@@ -145,6 +147,32 @@ class ReadApi:
     def alarms(self) -> list[tuple[int, AlarmType]]:
         with self.view() as v:
             return alarm_store.active(v.tx, self._dbs)
+
+    # --- auth (auth_store.py) ------------------------------------------------------------------
+    def auth_state(self) -> tuple[bool, int]:
+        """(auth enabled, auth revision)."""
+        with self.view() as v:
+            return (auth_store.enabled(v.tx, self._dbs.auth),
+                    auth_store.revision(v.tx, self._dbs.auth))
+
+    def auth_user(self, name: str) -> tuple[auth_store.User | None, object]:
+        """(the user or None, its merged permissions or None), read together."""
+        with self.view() as v:
+            user = auth_store.get_user(v.tx, self._dbs.auth, name)
+            perms = None if user is None else auth_store.user_perms(v.tx, self._dbs.auth, user)
+            return user, perms
+
+    def auth_role(self, name: str):
+        with self.view() as v:
+            return auth_store.get_role(v.tx, self._dbs.auth, name)
+
+    def auth_users(self) -> tuple[str, ...]:
+        with self.view() as v:
+            return auth_store.users(v.tx, self._dbs.auth)
+
+    def auth_roles(self) -> tuple[str, ...]:
+        with self.view() as v:
+            return auth_store.roles(v.tx, self._dbs.auth)
 
     # --- space ---------------------------------------------------------------------------------
     def size_bytes(self) -> int:

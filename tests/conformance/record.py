@@ -1,6 +1,6 @@
 """Record a real etcd's answers to the KV scenarios: `python -m tests.conformance.record`.
 
-For each scenario in kv_scenarios.SCENARIOS this starts a throwaway single-member etcd (the
+For each scenario in kv_scenarios.SCENARIOS (or auth_scenarios, `--set auth`) this starts a throwaway single-member etcd (the
 `etcd` binary on PATH, 3.4.23 from Debian's etcd-server) on free loopback ports in a temporary
 data dir, sends the scenario's requests in order over HTTP/1.1, stops it, and writes every
 request with its answer to recorded/kv.json:
@@ -32,10 +32,12 @@ import time
 from pathlib import Path
 
 from petcd.testing.member import free_port
-from tests.conformance.kv_scenarios import SCENARIOS
+from tests.conformance import auth_scenarios, kv_scenarios
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "recorded" / "kv.json"
+# scenario set -> (scenarios, where their recording lives)
+SETS = {"kv": (kv_scenarios.SCENARIOS, HERE / "recorded" / "kv.json"),
+        "auth": (auth_scenarios.SCENARIOS, HERE / "recorded" / "auth.json")}
 MEMBER_NAME = "conformance"
 
 PLACEHOLDERS = {
@@ -47,6 +49,7 @@ PLACEHOLDERS = {
     "<raft_index>": "Status.raftIndex and Status.raftAppliedIndex",
     "<db_size>": "Status.dbSize and Status.dbSizeInUse",
     "<added_id>": "the id of the member the scenario added last (member/add)",
+    "<token>": "an auth token (AuthenticateResponse.token)",
 }
 
 
@@ -154,9 +157,29 @@ def fill_placeholders(body: bytes, ids) -> bytes:
 
 
 def capture_added(ids, req: dict, status: int, data: bytes) -> None:
-    """Remember the id of a member the scenario added, for later steps (<added_id>)."""
+    """Remember the id of a member the scenario added, for later steps (<added_id>), and the
+    token a user was given (for steps sent `"as"` that user)."""
     if status == 200 and req["path"].endswith("/cluster/member/add"):
         ids.added_id = json.loads(data)["member"]["ID"]
+    if status == 200 and req["path"].endswith("/auth/authenticate"):
+        if not hasattr(ids, "tokens"):
+            ids.tokens = {}
+        ids.tokens[json.loads(request_body(req)).get("name", "")] = json.loads(data)["token"]
+
+
+def request_headers(req: dict, ids) -> dict:
+    """The headers a recorded request sends: its own, and the Authorization header of a step
+    sent as a user (`"as"`: that user's token; `"bearer"`: the same as `Bearer <token>`) or
+    with a literal token (`"token"`)."""
+    headers = dict(req.get("headers") or {})
+    tokens = getattr(ids, "tokens", {})
+    if "as" in req:
+        headers["Authorization"] = tokens.get(req["as"], "")
+    elif "bearer" in req:
+        headers["Authorization"] = "Bearer " + tokens.get(req["bearer"], "")
+    elif "token" in req:
+        headers["Authorization"] = req["token"]
+    return headers
 
 
 def _normalize(value, etcd: Etcd, key: str = ""):
@@ -170,6 +193,8 @@ def _normalize(value, etcd: Etcd, key: str = ""):
         return "<raft_index>"
     if key in ("dbSize", "dbSizeInUse"):
         return "<db_size>"
+    if key == "token" and isinstance(value, str) and value:
+        return "<token>"
     if isinstance(value, str):
         if value == etcd.cluster_id:
             return "<cluster_id>"
@@ -189,7 +214,7 @@ def _record_step(etcd: Etcd, req: dict) -> dict:
     body = fill_placeholders(request_body(req), etcd)
     try:
         status, headers, data = send(etcd.client_port, req["method"], req["path"], body,
-                                     req.get("headers"))
+                                     request_headers(req, etcd))
     except (http.client.RemoteDisconnected, ConnectionResetError):
         return {"closed": True}
     capture_added(etcd, req, status, data)
@@ -298,18 +323,24 @@ def write_recordings(out: Path, doc: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--set", choices=sorted(SETS), default="kv",
+                    help="which scenarios: kv_scenarios.py or auth_scenarios.py")
+    ap.add_argument("--out", type=Path, help="default: the set's file in recorded/")
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     ap.add_argument("--etcd", default=shutil.which("etcd") or "/usr/bin/etcd")
     args = ap.parse_args(argv)
     if not os.path.exists(args.etcd):
         print("no etcd binary: apt-get install -y etcd-server etcd-client", file=sys.stderr)
         return 2
-    recorded = record_selected(SCENARIOS, args.out, args.only,
+    scenarios, default_out = SETS[args.set]
+    args.out = args.out or default_out
+    recorded = record_selected(scenarios, args.out, args.only,
                                lambda sc: record_scenario(args.etcd, sc))
     if recorded is None:
         return 2
-    doc = {"etcd_version": etcd_version(args.etcd), "api": "grpc-gateway HTTP/JSON, KV service",
+    api = {"kv": "grpc-gateway HTTP/JSON, KV service",
+           "auth": "grpc-gateway HTTP/JSON, Auth service and its enforcement"}[args.set]
+    doc = {"etcd_version": etcd_version(args.etcd), "api": api,
            "placeholders": PLACEHOLDERS, "scenarios": recorded}
     write_recordings(args.out, doc)
     return 0

@@ -25,7 +25,7 @@ from petcd.stages.api.http import gateway_json
 from petcd.stages.api.http.gateway_json import GatewayPanic
 
 from tests.conformance.record import (_normalize, capture_added, fill_placeholders, parse_body,
-                                      request_body)
+                                      request_body, request_headers)
 from tests.conformance.recordings import MemberIds, load
 
 pytestmark = pytest.mark.integration
@@ -68,7 +68,7 @@ def _headers(headers: dict) -> dict:
 def _answer(member, ids, req):
     status, headers, data = member.request(req["method"], req["path"],
                                            fill_placeholders(request_body(req), ids),
-                                           req.get("headers"))
+                                           request_headers(req, ids))
     capture_added(ids, req, status, data)
     out = {"status": status, "headers": _headers(headers)}
     out.update(parse_body(data, lambda v: _normalize(v, ids)))

@@ -17,16 +17,41 @@ import grpclib.const
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
-from petcd.common import cluster, concurrency, kv, lease
+from petcd.common import auth, cluster, concurrency, kv, lease
 from petcd.common.proto import rpc_pb2
 from petcd.common.proto.methods import etcd_methods
 from .unary import Checks, handler
 
+def auth_calls(a) -> dict[str, tuple[type, Callable]]:
+    """The Auth service's methods, answered by `a` (auth_service.AuthService)."""
+    return {f"/etcdserverpb.Auth/{method}": (cls, getattr(a, name)) for method, cls, name in (
+        ("AuthEnable", auth.AuthEnableRequest, "auth_enable"),
+        ("AuthDisable", auth.AuthDisableRequest, "auth_disable"),
+        ("Authenticate", auth.AuthenticateRequest, "authenticate"),
+        ("UserAdd", auth.AuthUserAddRequest, "user_add"),
+        ("UserGet", auth.AuthUserGetRequest, "user_get"),
+        ("UserList", auth.AuthUserListRequest, "user_list"),
+        ("UserDelete", auth.AuthUserDeleteRequest, "user_delete"),
+        ("UserChangePassword", auth.AuthUserChangePasswordRequest, "user_change_password"),
+        ("UserGrantRole", auth.AuthUserGrantRoleRequest, "user_grant_role"),
+        ("UserRevokeRole", auth.AuthUserRevokeRoleRequest, "user_revoke_role"),
+        ("RoleAdd", auth.AuthRoleAddRequest, "role_add"),
+        ("RoleGet", auth.AuthRoleGetRequest, "role_get"),
+        ("RoleList", auth.AuthRoleListRequest, "role_list"),
+        ("RoleDelete", auth.AuthRoleDeleteRequest, "role_delete"),
+        ("RoleGrantPermission", auth.AuthRoleGrantPermissionRequest, "role_grant_permission"),
+        ("RoleRevokePermission", auth.AuthRoleRevokePermissionRequest,
+         "role_revoke_permission"))}
+
+
 def unary_calls(service, leases, members, status: Callable[[], Awaitable],
-                hash_: Callable, hash_kv: Callable, locks) -> dict[str, tuple[type, Callable]]:
+                hash_: Callable, hash_kv: Callable, locks,
+                auth_service=None) -> dict[str, tuple[type, Callable]]:
     """gRPC path -> (the service layer's request class, the coroutine that answers it).
-    locks: the Lock and Election services (concurrency.py)."""
+    locks: the Lock and Election services (concurrency.py); auth_service: the Auth
+    service's (auth_service.py; None: not served)."""
     return {
+        **(auth_calls(auth_service) if auth_service is not None else {}),
         "/etcdserverpb.KV/Range": (kv.RangeRequest, service.range),
         "/etcdserverpb.KV/Put": (kv.PutRequest, service.put),
         "/etcdserverpb.KV/DeleteRange": (kv.DeleteRangeRequest, service.delete_range),

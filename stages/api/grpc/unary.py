@@ -21,6 +21,7 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
+from ..auth_service import request_token
 from petcd.common.proto.convert import decoder, encoder
 
 log = logging.getLogger("petcd.api")
@@ -38,7 +39,11 @@ class Checks:
         self.is_learner = is_learner
 
     def before(self, stream, request: object | None) -> None:
-        """request: the decoded unary request, None for a stream (learners serve none)."""
+        """request: the decoded unary request, None for a stream (learners serve none).
+        Also makes the call's token (metadata `token`, or `authorization` as the gateway
+        forwards it) the request's (auth_service.py)."""
+        md = stream.metadata
+        request_token.set(md.get("token") or md.get("authorization") or "")
         if stream.metadata.get("hasleader") == "true" and not self.has_leader():
             raise grpc_error(ErrNoLeader)
         if self.is_learner() and learner.refuses(request):

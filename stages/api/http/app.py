@@ -25,7 +25,7 @@ from typing import Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from petcd.common import cluster, concurrency, lease
+from petcd.common import auth, cluster, concurrency, lease
 from petcd.common.errors import Code, EtcdError
 from .. import learner
 from . import gateway_json
@@ -34,6 +34,7 @@ from .gojson import GoJSONError
 from .stream import request_stream
 from .json_stream import JsonStream
 from ..leader_monitor import no_leader
+from ..auth_service import request_token
 
 log = logging.getLogger("petcd.api")
 
@@ -84,6 +85,23 @@ for _cls in (concurrency.LockRequest, concurrency.LockResponse, concurrency.Unlo
              concurrency.ResignResponse):
     gateway_json.register(_cls)
 
+gateway_json.register(auth.Permission, enums={"permType": "authpb.Permission_Type"})
+gateway_json.register(auth.UserAddOptions)
+for _cls in (auth.AuthEnableRequest, auth.AuthEnableResponse, auth.AuthDisableRequest,
+             auth.AuthDisableResponse, auth.AuthenticateRequest, auth.AuthenticateResponse,
+             auth.AuthUserAddRequest, auth.AuthUserAddResponse, auth.AuthUserGetRequest,
+             auth.AuthUserGetResponse, auth.AuthUserDeleteRequest, auth.AuthUserDeleteResponse,
+             auth.AuthUserChangePasswordRequest, auth.AuthUserChangePasswordResponse,
+             auth.AuthUserGrantRoleRequest, auth.AuthUserGrantRoleResponse,
+             auth.AuthUserRevokeRoleRequest, auth.AuthUserRevokeRoleResponse,
+             auth.AuthUserListRequest, auth.AuthUserListResponse, auth.AuthRoleAddRequest,
+             auth.AuthRoleAddResponse, auth.AuthRoleGetRequest, auth.AuthRoleGetResponse,
+             auth.AuthRoleListRequest, auth.AuthRoleListResponse, auth.AuthRoleDeleteRequest,
+             auth.AuthRoleDeleteResponse, auth.AuthRoleGrantPermissionRequest,
+             auth.AuthRoleGrantPermissionResponse, auth.AuthRoleRevokePermissionRequest,
+             auth.AuthRoleRevokePermissionResponse):
+    gateway_json.register(_cls)
+
 _LEASE_NAMES = {"id": "ID", "ttl": "TTL", "granted_ttl": "grantedTTL"}
 for _cls in (lease.LeaseGrantRequest, lease.LeaseGrantResponse, lease.LeaseRevokeRequest,
              lease.LeaseRevokeResponse, lease.LeaseKeepAliveRequest,
@@ -107,6 +125,25 @@ _CORS_HEADERS = [
 ]
 _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"),
                  (b"x-content-type-options", b"nosniff")]
+
+
+_AUTH_ROUTES = {
+    "enable": "AuthEnable", "disable": "AuthDisable", "authenticate": "Authenticate",
+    "user/add": "UserAdd", "user/get": "UserGet", "user/list": "UserList",
+    "user/delete": "UserDelete", "user/changepw": "UserChangePassword",
+    "user/grant": "UserGrantRole", "user/revoke": "UserRevokeRole", "role/add": "RoleAdd",
+    "role/get": "RoleGet", "role/list": "RoleList", "role/delete": "RoleDelete",
+    "role/grant": "RoleGrantPermission", "role/revoke": "RoleRevokePermission",
+}
+
+
+def auth_routes(auth_service) -> dict:
+    """The gateway's /v3/auth/* routes: route -> (request class, coroutine), from the gRPC
+    table's Auth methods."""
+    from ..grpc.services import auth_calls
+    calls = auth_calls(auth_service)
+    return {"auth/" + route: calls[f"/etcdserverpb.Auth/{method}"]
+            for route, method in _AUTH_ROUTES.items()}
 
 
 def _lease_routes(leases) -> dict:
@@ -206,6 +243,13 @@ class GatewayApp:
             return
         path: str = scope["path"]
         method: str = scope["method"]
+        # The request's token (auth_service.py): the gateway passes Authorization on as
+        # metadata, and Grpc-Metadata-Token as `token`, which etcd reads first.
+        token = ""
+        for name, value in scope["headers"]:
+            if name == b"grpc-metadata-token" or (name == b"authorization" and not token):
+                token = value.decode("latin-1")
+        request_token.set(token)
         if method == "OPTIONS":
             return await _respond(send, 200, _CORS_HEADERS, b"")
         clean = _clean_path(path)

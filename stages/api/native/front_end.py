@@ -19,6 +19,7 @@ import zmq
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
+from ..auth_service import request_token
 from .. import learner
 from . import codec as native, stream as native_stream
 
@@ -165,6 +166,10 @@ class ZmqFrontEnd:
             if isinstance(doc, EtcdError):
                 raise doc
             rid, method, body = native.parse_call(doc)
+            token = doc.get("token", "")
+            if not isinstance(token, str):
+                raise EtcdError(Code.INVALID_ARGUMENT, "token must be a string")
+            request_token.set(token)  # this task's request (auth_service.py)
             handler = self.handlers.get(method)
             if handler is None:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")

@@ -44,6 +44,7 @@ class StreamOpen:
     method: str
     require_leader: bool = False
     window_bytes: int = 0  # 0: the server's window
+    token: str = ""  # the auth token the stream's requests are made with
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,10 @@ def parse(doc: dict):
         if not isinstance(leader, bool):
             raise StreamFrameError(sid, "require_leader must be a boolean")
         window = _int(o.get("window_bytes", 0), "window_bytes", sid)
-        return StreamOpen(sid, method, leader, max(0, window))
+        token = o.get("token", "")
+        if not isinstance(token, str):
+            raise StreamFrameError(sid, "token must be a string")
+        return StreamOpen(sid, method, leader, max(0, window), token)
     if "request" in doc:
         req = doc["request"]
         if not isinstance(req, dict):

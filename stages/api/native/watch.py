@@ -170,7 +170,7 @@ class ZmqWatchStreams:
         loop = asyncio.get_running_loop()
         s = _Stream(sock, ident, op.stream, window, loop.time() + self.keepalive_ms / 1000)
         s.watch = self.new_watch_stream(lambda rs: self._send_responses(s, rs),
-                                        require_leader=op.require_leader)
+                                        require_leader=op.require_leader, token=op.token)
         self.streams[(id(sock), ident, op.stream)] = s
         self.per_connection[conn] = self.per_connection.get(conn, 0) + 1
         self._reply(sock, ident, ns.opened(op.stream, window, self.keepalive_ms))
