@@ -51,7 +51,7 @@ def run(scenario, window_bytes=1 << 20, keepalive_ms=60_000, buffer_events=100,
                        schedule=loop.call_soon)
         registry = set()
 
-        def new_stream(send, require_leader=False):
+        def new_stream(send, require_leader=False, token=""):
             st = WatchStream(hub, lambda rev: ResponseHeader(1, 2, rev, 3), send,
                              fragment_bytes=1 << 20, progress_interval_s=3600,
                              require_leader=require_leader)
