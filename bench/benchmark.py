@@ -15,7 +15,8 @@ The default endpoint is petcd's native ZeroMQ listener: `--clients` asyncio task
 `--conns` connections with many calls in flight on each (bench/load.py). `grpc://host:port`
 endpoints speak etcd's gRPC API the same way, so one tool drives etcd and petcd alike (the
 put, range, txn-put and lease-keepalive subcommands); http:// endpoints work too, one
-connection per client. Not here: --sample, --target-leader, TLS and --user,
+connection per client. `--user name:password` logs every connection in (etcd's auth).
+Not here: --sample, --target-leader, TLS,
 put --check-hashkv, and etcd's stm, watch, watch-get and mvcc subcommands.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Settings:
     clients: int
     precise: bool
     dial_timeout_s: float
+    user: str | None = None
 
     @property
     def precision(self) -> str:
@@ -61,6 +63,7 @@ GLOBAL_OPTIONS = (
     ("--clients", dict(default=None, type=int, help="Total number of clients")),
     ("--precise", dict(is_flag=True, default=None, help="use full floating point precision")),
     ("--dial-timeout", dict(default=None, help="dial timeout for client connections")),
+    ("--user", dict(default=None, help="provide username[:password] for authentication")),
 )
 
 
@@ -76,7 +79,8 @@ def settings(ctx: click.Context, sub: dict) -> Settings:
         top[k] if top.get(k) is not None else default)
     dial = pick("dial_timeout", "2s")
     return Settings(pick("endpoints", DEFAULT_ENDPOINTS), pick("conns", 1), pick("clients", 1),
-                    bool(pick("precise", False)), parse_duration_s(dial) or 2.0)
+                    bool(pick("precise", False)), parse_duration_s(dial) or 2.0,
+                    pick("user", None))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -88,7 +92,7 @@ def benchmark(**_):
 def run_load(s: Settings, total: int, op, rate_per_s: float, setup=None) -> report.Stats:
     async def main():
         async with load.open_clients(s.endpoints, s.conns, s.clients,
-                                     dial_timeout_s=s.dial_timeout_s) as clients:
+                                     dial_timeout_s=s.dial_timeout_s, user=s.user) as clients:
             if setup is not None:
                 clients = await setup(clients)
             return await load.run_total(clients, total, op, rate_per_s=rate_per_s)

@@ -18,6 +18,8 @@ import itertools
 
 import msgpack
 
+from petcd.common.auth import AuthenticateRequest
+from .auth import needs_login
 from . import convert, errors
 from .client import DEFAULT_DIAL_TIMEOUT_S, DEFAULT_TIMEOUT_S, Client
 from .endpoints import parse_list
@@ -56,6 +58,7 @@ class AsyncZmqTransport:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
+        self.token = ""  # the auth token sent with every call
 
     async def _read(self) -> None:
         while True:
@@ -72,9 +75,10 @@ class AsyncZmqTransport:
         rid = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
-        await self.sock.send(msgpack.packb({"id": rid, "method": method,
-                                            "request": convert.dump(request, "native")},
-                                           use_bin_type=True))
+        doc = {"id": rid, "method": method, "request": convert.dump(request, "native")}
+        if self.token:
+            doc["token"] = self.token
+        await self.sock.send(msgpack.packb(doc, use_bin_type=True))
         try:
             ans = await asyncio.wait_for(fut, timeout_s)
         except asyncio.TimeoutError:
@@ -94,9 +98,14 @@ class AsyncZmqTransport:
 class AsyncClient:
     def __init__(self, endpoints="127.0.0.1:2379", *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+                 retry: RetryPolicy = RetryPolicy(), user: str | None = None,
+                 password: str = "") -> None:
+        """user, password: log in (etcd's auth) before the first call, and again when the
+        token is refused (client/auth.py)."""
         self.endpoints = parse_list(endpoints)
         self.timeout_s = timeout_s
+        self.user, self.password = user, password
+        self._logged_in = False
         schemes = {ep.scheme for ep in self.endpoints}
         if schemes == {"grpc"}:
             from .grpc_transport import AsyncGrpcTransport  # grpclib is only loaded when used
@@ -104,7 +113,7 @@ class AsyncClient:
             self._native = [AsyncGrpcTransport(ep) for ep in self.endpoints]
         else:
             self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
-                               retry=retry)
+                               retry=retry, user=user, password=password)
             self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
                             if schemes == {"tcp"} else None)
         self._current = 0
@@ -112,9 +121,29 @@ class AsyncClient:
 
     async def call(self, method: str, request: object, timeout_s: float | None = None):
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
-        if self._native is None:
+        if self._native is None:  # the sync client logs in by itself
             return await asyncio.to_thread(self.sync.call, method, request, timeout_s)
-        return await self._native[self._current].call(method, request, timeout_s)
+        transport = self._native[self._current]
+        if self.user is None or method == "Authenticate":
+            return await transport.call(method, request, timeout_s)
+        if not self._logged_in:
+            await self._login(timeout_s)
+        try:
+            return await transport.call(method, request, timeout_s)
+        except errors.ClientError as e:
+            if not needs_login(e):
+                raise
+        await self._login(timeout_s)
+        return await transport.call(method, request, timeout_s)
+
+    async def _login(self, timeout_s: float) -> None:
+        for t in self._native:
+            t.token = ""
+        resp = await self._native[self._current].call(
+            "Authenticate", AuthenticateRequest(self.user, self.password), timeout_s)
+        for t in self._native:
+            t.token = resp.token
+        self._logged_in = True
 
     def __getattr__(self, name: str):
         if name in _UNARY_HELPERS:

@@ -17,7 +17,9 @@ import time
 from petcd.common import cluster, kv
 from . import errors, messages as m
 from .endpoints import Endpoint, parse_list
+from .auth import AuthCalls, needs_login
 from .http_transport import HttpTransport
+from petcd.common.auth import AuthenticateRequest
 from .ranges import key_range, to_bytes
 from .retry import RetryPolicy
 from .rpc import DefragmentRequest, SnapshotRequest
@@ -38,12 +40,17 @@ def make_transport(ep: Endpoint, dial_timeout_s: float):
     return HttpTransport(ep, dial_timeout_s)
 
 
-class Client:
+class Client(AuthCalls):
     def __init__(self, endpoints: str | list[str] = "127.0.0.1:2379", *,
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+                 retry: RetryPolicy = RetryPolicy(), user: str | None = None,
+                 password: str = "") -> None:
+        """user, password: log in (etcd's auth) before the first call (client/auth.py)."""
         self.endpoints = parse_list(endpoints)
+        self.user = user
+        self.password = password
+        self._token = ""
         self.timeout_s = timeout_s
         self.dial_timeout_s = dial_timeout_s
         self.retry = retry
@@ -72,8 +79,33 @@ class Client:
             if self._current == failed:
                 self._current = (failed + 1) % len(self._transports)
 
+    def _login(self, timeout_s: float | None) -> None:
+        self._set_token("")
+        resp = self._call("Authenticate", AuthenticateRequest(self.user, self.password),
+                          timeout_s)
+        self._set_token(resp.token)
+
+    def _set_token(self, token: str) -> None:
+        self._token = token
+        for t in self._transports:
+            t.token = token
+
     def call(self, method: str, request: object, timeout_s: float | None = None) -> object:
-        """Send one RPC (rpc.RPCS names it), with failover and safe retries."""
+        """Send one RPC (rpc.RPCS names it), with failover and safe retries; logged in first
+        if the client has a user, and again once if the token was refused."""
+        if self.user is None or method == "Authenticate":
+            return self._call(method, request, timeout_s)
+        if not self._token:
+            self._login(timeout_s)
+        try:
+            return self._call(method, request, timeout_s)
+        except errors.ClientError as e:
+            if not needs_login(e):
+                raise
+        self._login(timeout_s)
+        return self._call(method, request, timeout_s)
+
+    def _call(self, method: str, request: object, timeout_s: float | None = None) -> object:
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + timeout_s
         attempt = 0
@@ -102,6 +134,10 @@ class Client:
                 raise
 
     def transport(self, index: int | None = None):
+        """The current endpoint's transport (for streams), logged in if the client has a
+        user."""
+        if self.user is not None and not self._token:
+            self._login(None)
         return self._transports[self._current if index is None else index]
 
     # -- KV ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ class AsyncGrpcTransport:
         self.endpoint = endpoint
         self._channel: Channel | None = None
         self._calls: dict[str, tuple] = {}
+        self.token = ""  # the auth token sent with every call (`token` metadata)
 
     def _call_of(self, method: str) -> tuple:
         call = self._calls.get(method)
@@ -44,8 +45,9 @@ class AsyncGrpcTransport:
             self._channel = Channel(self.endpoint.host, self.endpoint.port)
         path, m, encode, decode = self._call_of(method)
         try:
-            async with self._channel.request(path, m.cardinality, m.request_type,
-                                             m.reply_type, timeout=timeout_s) as stream:
+            async with self._channel.request(
+                    path, m.cardinality, m.request_type, m.reply_type, timeout=timeout_s,
+                    metadata={"token": self.token} if self.token else None) as stream:
                 await stream.send_message(encode(request), end=True)
                 reply = await stream.recv_message()
                 await stream.recv_trailing_metadata()

@@ -90,6 +90,7 @@ class HttpStream:
 
 class HttpTransport:
     def __init__(self, endpoint: Endpoint, dial_timeout_s: float = 2.0) -> None:
+        self.token = ""  # the auth token sent with every call (Client sets it)
         self.endpoint = endpoint
         self.dial_timeout_s = dial_timeout_s
         self._conn: http.client.HTTPConnection | None = None
@@ -120,8 +121,10 @@ class HttpTransport:
                 conn = self._conn
                 conn.sock.settimeout(timeout_s)
                 try:
-                    conn.request(method, path, body=body,
-                                 headers={"Content-Type": "application/json"})
+                    headers = {"Content-Type": "application/json"}
+                    if self.token:  # raw, as etcd's gateway wants it (not "Bearer ...")
+                        headers["Authorization"] = self.token
+                    conn.request(method, path, body=body, headers=headers)
                     resp = conn.getresponse()
                     data = resp.read()
                     if resp.will_close:
@@ -169,6 +172,8 @@ class HttpTransport:
                         for r in requests)
         conn = self._connect(timeout_s)
         headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = self.token
         if require_leader:
             headers["Grpc-Metadata-Hasleader"] = "true"
         try:

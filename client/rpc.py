@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from petcd.common import cluster, kv
+from petcd.common import auth, cluster, kv
 from . import messages as m
 
 
@@ -58,4 +58,22 @@ RPCS: dict[str, Rpc] = {r.name: r for r in (
     Rpc("LeaseKeepAlive", "lease/keepalive", m.LeaseKeepAliveRequest,
         m.LeaseKeepAliveResponse, stream=True),
     Rpc("Watch", "watch", m.WatchRequest, m.WatchResponse, stream=True),
+    *(Rpc(name, "auth/" + path, req, getattr(auth, req.__name__.replace("Request", "Response")))
+      for name, path, req in (
+          ("AuthEnable", "enable", auth.AuthEnableRequest),
+          ("AuthDisable", "disable", auth.AuthDisableRequest),
+          ("Authenticate", "authenticate", auth.AuthenticateRequest),
+          ("UserAdd", "user/add", auth.AuthUserAddRequest),
+          ("UserGet", "user/get", auth.AuthUserGetRequest),
+          ("UserList", "user/list", auth.AuthUserListRequest),
+          ("UserDelete", "user/delete", auth.AuthUserDeleteRequest),
+          ("UserChangePassword", "user/changepw", auth.AuthUserChangePasswordRequest),
+          ("UserGrantRole", "user/grant", auth.AuthUserGrantRoleRequest),
+          ("UserRevokeRole", "user/revoke", auth.AuthUserRevokeRoleRequest),
+          ("RoleAdd", "role/add", auth.AuthRoleAddRequest),
+          ("RoleGet", "role/get", auth.AuthRoleGetRequest),
+          ("RoleList", "role/list", auth.AuthRoleListRequest),
+          ("RoleDelete", "role/delete", auth.AuthRoleDeleteRequest),
+          ("RoleGrantPermission", "role/grant", auth.AuthRoleGrantPermissionRequest),
+          ("RoleRevokePermission", "role/revoke", auth.AuthRoleRevokePermissionRequest))),
 )}

@@ -136,14 +136,17 @@ class StreamMux:
                 self._thread.start()
 
     def open(self, dial_timeout_s: float, require_leader: bool = False,
-             window_bytes: int = DEFAULT_WINDOW_BYTES) -> NativeStream:
+             window_bytes: int = DEFAULT_WINDOW_BYTES, token: str = "") -> NativeStream:
         self._start()
         sid = next(self._ids)
         st = NativeStream(self, sid, window_bytes)
         with self._lock:
             self.streams[sid] = st
-        self.send({"stream": sid, "open": {"method": "Watch", "require_leader": require_leader,
-                                           "window_bytes": window_bytes}})
+        opening = {"method": "Watch", "require_leader": require_leader,
+                   "window_bytes": window_bytes}
+        if token:
+            opening["token"] = token
+        self.send({"stream": sid, "open": opening})
         if not st.opened.wait(dial_timeout_s):
             self.forget(sid)
             err = errors.Unreachable(f"dial tcp {self.address}: no answer to a watch stream "

@@ -36,6 +36,7 @@ class ZmqTransport:
         self._streams: StreamMux | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.token = ""  # the auth token sent with every call (Client sets it)
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
@@ -57,8 +58,10 @@ class ZmqTransport:
             raise errors.Unimplemented(f"{method} is not in the native protocol yet; "
                                        "use an http:// endpoint")
         rid = next(self._ids)
-        frame = msgpack.packb({"id": rid, "method": method,
-                               "request": convert.dump(request, "native")}, use_bin_type=True)
+        doc = {"id": rid, "method": method, "request": convert.dump(request, "native")}
+        if self.token:
+            doc["token"] = self.token
+        frame = msgpack.packb(doc, use_bin_type=True)
         with self._lock:
             sock = self._socket()
             if not sock.poll(int(self.dial_timeout_s * 1000), zmq.POLLOUT):
@@ -99,7 +102,7 @@ class ZmqTransport:
                 if self._streams is None:
                     self._streams = StreamMux(self.endpoint.hostport, self.ctx)
                 mux = self._streams
-            st = mux.open(self.dial_timeout_s, require_leader=require_leader)
+            st = mux.open(self.dial_timeout_s, require_leader=require_leader, token=self.token)
             for r in requests:
                 st.send_request(r)
             return st

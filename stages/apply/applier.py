@@ -74,6 +74,7 @@ class Applier:
         self.members_changed = False
         # What the api workers must hear of auth after this batch (None: nothing changed).
         self.auth_applied: dict | None = None
+        self.perm_cache = auth_store.PermCache()
 
     def take_lease_changes(self) -> LeaseChanges | None:
         if not self.lease_granted and not self.lease_revoked:
@@ -148,7 +149,7 @@ class Applier:
         op, txn, db = req.op, b.tx, b.dbs.auth
         if isinstance(op, (PutRequest, DeleteRangeRequest, TxnRequest)):
             auth_store.check(txn, db, req.user, req.auth_revision, op,
-                             lambda lease: lease_store.keys(txn, b.dbs, lease))
+                             lambda lease: lease_store.keys(txn, b.dbs, lease), self.perm_cache)
         elif isinstance(op, LeaseRevokeRequest):
             auth_store.check_lease_revoke(txn, db, req.user, req.auth_revision,
                                           lease_store.keys(txn, b.dbs, op.id))

@@ -126,21 +126,40 @@ def admin_check(txn, db, user: str) -> None:
         raise _err(ErrPermissionDenied)
 
 
-def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None) -> None:
+class PermCache:
+    """Users and their merged permissions as of one auth revision (any change of users or
+    roles bumps the revision, which empties the cache)."""
+
+    def __init__(self) -> None:
+        self.revision = -1
+        self.users: dict[str, tuple] = {}
+
+    def get(self, txn, db, name: str, current_revision: int):
+        if current_revision != self.revision:
+            self.revision, self.users = current_revision, {}
+        found = self.users.get(name)
+        if found is None:
+            u = get_user(txn, db, name)
+            found = self.users[name] = (u, None if u is None else user_perms(txn, db, u))
+        return found
+
+
+def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None,
+          cache: PermCache | None = None) -> None:
     """Raise etcd's error unless `user` (as of `auth_revision`) may do `op`; lease_keys(id):
     the keys attached to a lease, for a put that attaches one and for a lease revoke."""
     if not enabled(txn, db):
         return
     if auth_revision == 0:
         raise _err(ErrUserEmpty)
-    if auth_revision < revision(txn, db):
+    current = revision(txn, db)
+    if auth_revision < current:
         raise _err(ErrAuthOldRevision)
-    u = get_user(txn, db, user)
+    u, perms = (cache or PermCache()).get(txn, db, user, current)
     if u is None:
         raise _err(ErrPermissionDenied)
     if u.is_root:
         return
-    perms = user_perms(txn, db, u)
     for key, range_end, write in auth_perm.checks_of(op):
         if not auth_perm.allowed(perms, key, range_end, write):
             raise _err(ErrPermissionDenied)
