@@ -54,7 +54,7 @@ class RateLimiter:
 def multiplexes(endpoints) -> bool:
     """Whether one connection carries many calls at once: petcd's native protocol (tcp://)
     and gRPC (grpc://, HTTP/2 streams), not the gateway's HTTP/1.1."""
-    return all(ep.scheme in ("tcp", "grpc") for ep in parse_list(endpoints))
+    return all(ep.scheme in ("tcp", "grpc", "grpcs") for ep in parse_list(endpoints))
 
 
 @contextlib.asynccontextmanager

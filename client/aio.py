@@ -99,7 +99,7 @@ class AsyncClient:
     def __init__(self, endpoints="127.0.0.1:2379", *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
                  retry: RetryPolicy = RetryPolicy(), user: str | None = None,
-                 password: str = "") -> None:
+                 password: str = "", tls=None) -> None:
         """user, password: log in (etcd's auth) before the first call, and again when the
         token is refused (client/auth.py)."""
         self.endpoints = parse_list(endpoints)
@@ -107,13 +107,13 @@ class AsyncClient:
         self.user, self.password = user, password
         self._logged_in = False
         schemes = {ep.scheme for ep in self.endpoints}
-        if schemes == {"grpc"}:
+        if schemes <= {"grpc", "grpcs"}:
             from .grpc_transport import AsyncGrpcTransport  # grpclib is only loaded when used
             self.sync = None  # unary calls only: streams need an http:// or tcp:// endpoint
-            self._native = [AsyncGrpcTransport(ep) for ep in self.endpoints]
+            self._native = [AsyncGrpcTransport(ep, tls) for ep in self.endpoints]
         else:
             self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
-                               retry=retry, user=user, password=password)
+                               retry=retry, user=user, password=password, tls=tls)
             self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
                             if schemes == {"tcp"} else None)
         self._current = 0

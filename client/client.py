@@ -23,6 +23,7 @@ from petcd.common.auth import AuthenticateRequest
 from .ranges import key_range, to_bytes
 from .retry import RetryPolicy
 from .rpc import DefragmentRequest, SnapshotRequest
+from .tls import TLSConfig
 from .txn import Txn
 from .urls import check_peer_urls
 
@@ -30,14 +31,14 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_DIAL_TIMEOUT_S = 2.0
 
 
-def make_transport(ep: Endpoint, dial_timeout_s: float):
-    if ep.scheme == "grpc":
+def make_transport(ep: Endpoint, dial_timeout_s: float, tls: TLSConfig | None = None):
+    if ep.scheme in ("grpc", "grpcs"):
         raise errors.InvalidArgument(f"{ep.url}: gRPC endpoints are for the asyncio client "
                                      f"(AsyncClient) only")
     if ep.scheme == "tcp":
         from .zmq_transport import ZmqTransport  # pyzmq is only loaded when used
         return ZmqTransport(ep, dial_timeout_s)
-    return HttpTransport(ep, dial_timeout_s)
+    return HttpTransport(ep, dial_timeout_s, tls)
 
 
 class Client(AuthCalls):
@@ -45,8 +46,9 @@ class Client(AuthCalls):
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
                  retry: RetryPolicy = RetryPolicy(), user: str | None = None,
-                 password: str = "") -> None:
-        """user, password: log in (etcd's auth) before the first call (client/auth.py)."""
+                 password: str = "", tls: TLSConfig | None = None) -> None:
+        """user, password: log in (etcd's auth) before the first call (client/auth.py);
+        tls: certificates for https:// endpoints (client/tls.py)."""
         self.endpoints = parse_list(endpoints)
         self.user = user
         self.password = password
@@ -54,7 +56,7 @@ class Client(AuthCalls):
         self.timeout_s = timeout_s
         self.dial_timeout_s = dial_timeout_s
         self.retry = retry
-        self._transports = [make_transport(ep, dial_timeout_s) for ep in self.endpoints]
+        self._transports = [make_transport(ep, dial_timeout_s, tls) for ep in self.endpoints]
         self._current = 0
         self._lock = threading.Lock()
 

@@ -1,8 +1,9 @@
 """Endpoint strings as etcdctl takes them, and which transport each one uses.
 
-`host:port` and `http://host:port` are HTTP (the gateway), `tcp://host:port` is the native
-ZeroMQ protocol, `grpc://host:port` etcd's gRPC API (the asyncio client only). etcdctl's
-endpoints have no scheme, so HTTP is the default.
+`host:port` and `http://host:port` are HTTP (the gateway), `https://` the same over TLS,
+`tcp://host:port` is the native ZeroMQ protocol, `grpc://host:port` etcd's gRPC API and
+`grpcs://` the same over TLS (the asyncio client only). etcdctl's endpoints have no scheme, so
+HTTP is the default.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from . import errors
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    scheme: str  # "http", "tcp" or "grpc"
+    scheme: str  # "http", "https", "tcp", "grpc" or "grpcs"
     host: str
     port: int
 
@@ -32,11 +33,9 @@ def parse(text: str, default_port: int = 2379) -> Endpoint:
     if "://" in s:
         scheme, s = s.split("://", 1)
         scheme = scheme.lower()
-    if scheme == "https":
-        raise errors.InvalidArgument(f"{text}: TLS endpoints are not supported yet")
-    if scheme not in ("http", "tcp", "grpc"):
-        raise errors.InvalidArgument(f"{text}: unknown scheme {scheme!r} (use http://, tcp:// "
-                                     f"or grpc://)")
+    if scheme not in ("http", "https", "tcp", "grpc", "grpcs"):
+        raise errors.InvalidArgument(f"{text}: unknown scheme {scheme!r} (use http://, "
+                                     f"https://, tcp://, grpc:// or grpcs://)")
     s = s.rstrip("/")
     host, sep, port = s.rpartition(":")
     if not sep:

@@ -23,8 +23,13 @@ from .rpc import RPCS
 
 
 class AsyncGrpcTransport:
-    def __init__(self, endpoint) -> None:
+    def __init__(self, endpoint, tls=None) -> None:
+        """tls: a client/tls.TLSConfig for a grpcs:// endpoint."""
         self.endpoint = endpoint
+        self._ssl = None
+        if endpoint.scheme == "grpcs":
+            from .tls import TLSConfig
+            self._ssl = (tls or TLSConfig()).context(("h2",))
         self._channel: Channel | None = None
         self._calls: dict[str, tuple] = {}
         self.token = ""  # the auth token sent with every call (`token` metadata)
@@ -42,7 +47,7 @@ class AsyncGrpcTransport:
 
     async def call(self, method: str, request: object, timeout_s: float) -> object:
         if self._channel is None:
-            self._channel = Channel(self.endpoint.host, self.endpoint.port)
+            self._channel = Channel(self.endpoint.host, self.endpoint.port, ssl=self._ssl)
         path, m, encode, decode = self._call_of(method)
         try:
             async with self._channel.request(

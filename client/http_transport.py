@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 
+from .tls import TLSConfig
 from . import convert, errors
 from .endpoints import Endpoint
 from .rpc import RPCS
@@ -89,16 +90,24 @@ class HttpStream:
 
 
 class HttpTransport:
-    def __init__(self, endpoint: Endpoint, dial_timeout_s: float = 2.0) -> None:
+    def __init__(self, endpoint: Endpoint, dial_timeout_s: float = 2.0,
+                 tls: TLSConfig | None = None) -> None:
+        """tls: the settings of an https:// endpoint (default: the system's CAs)."""
         self.token = ""  # the auth token sent with every call (Client sets it)
+        self._ssl = ((tls or TLSConfig()).context(("http/1.1",))
+                     if endpoint.scheme == "https" else None)
         self.endpoint = endpoint
         self.dial_timeout_s = dial_timeout_s
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
     def _connect(self, timeout_s: float | None) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port,
-                                          timeout=self.dial_timeout_s)
+        if self._ssl is not None:
+            conn = http.client.HTTPSConnection(self.endpoint.host, self.endpoint.port,
+                                               timeout=self.dial_timeout_s, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(self.endpoint.host, self.endpoint.port,
+                                              timeout=self.dial_timeout_s)
         try:
             conn.connect()
         except socket.timeout as e:

@@ -112,6 +112,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("grpc-keepalive-timeout", _duration_s, 20.0,
          "time (a Go duration, or seconds) to wait for a ping's answer before closing the "
          "connection"),
+    Knob("cert-file", str, "", "path to the client server TLS cert file (https:// client URLs)"),
+    Knob("key-file", str, "", "path to the client server TLS key file"),
+    Knob("trusted-ca-file", str, "", "path to the client server TLS trusted CA cert file"),
+    Knob("client-cert-auth", _bool, False,
+         "require a client certificate signed by --trusted-ca-file on https:// client URLs"),
+    Knob("auto-tls", _bool, False,
+         "client TLS with a certificate generated for this member (self-signed)"),
     Knob("auth-token", str, "simple",
          "auth token type: 'simple' (the only one served yet; etcd's 'jwt,...' options are "
          "refused)"),
@@ -269,6 +276,16 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--initial-cluster-state must be 'new' or 'existing'")
     if v["auto_compaction_mode"] not in ("periodic", "revision"):
         raise ConfigError("--auto-compaction-mode must be 'periodic' or 'revision'")
+    tls = v["auto_tls"] or (v["cert_file"] and v["key_file"])
+    https = [u for u in (*v["listen_client_urls"], *v["listen_client_http_urls"])
+             if u.lower().startswith("https://")]
+    if https and not tls:
+        raise ConfigError(f"{https[0]}: https:// client URLs need --cert-file and --key-file, "
+                          "or --auto-tls")
+    if bool(v["cert_file"]) != bool(v["key_file"]):
+        raise ConfigError("--cert-file and --key-file go together")
+    if v["client_cert_auth"] and not v["trusted_ca_file"]:
+        raise ConfigError("--client-cert-auth needs --trusted-ca-file")
     if v["auth_token"].split(",", 1)[0] != "simple":
         raise ConfigError(f"--auth-token {v['auth_token']!r} is not served: petcd gives "
                           "simple tokens only")

@@ -9,10 +9,12 @@ resumes where the member stopped. A member removed from its cluster stops itself
 from __future__ import annotations
 
 import signal
+import ssl
 import sys
 
 import click
 
+from petcd.stages.api import tls
 from petcd.common.config import KNOBS, ConfigError, load
 from . import join
 from .datadir import DataDir
@@ -23,8 +25,10 @@ READY_LINE = "ready to serve client requests"
 
 def _options(fn):
     for knob in reversed(KNOBS):
+        # A boolean flag alone means true, as Go's flags (--client-cert-auth, --auto-tls).
+        alone = {"is_flag": False, "flag_value": "true"} if knob.default in (True, False) else {}
         fn = click.option(f"--{knob.name}", knob.name.replace("-", "_"), default=None,
-                          metavar="VALUE",
+                          metavar="VALUE", **alone,
                           help=f"{knob.help} [default: {_show(knob.default)}]")(fn)
     return fn
 
@@ -46,6 +50,12 @@ def main(config_file: str | None, **flags) -> None:
         data_dir = DataDir(config.data_dir)
         data_dir.prepare()
         config_path = data_dir.write_config(config)
+        # Loaded once here, so that a bad certificate stops the start with one line, and
+        # --auto-tls's certificate exists before the api workers read it.
+        try:
+            tls.server_context(config)
+        except (OSError, ssl.SSLError) as e:
+            raise ConfigError(f"client TLS: {e}") from None
     except ConfigError as e:
         click.echo(f"petcd: error: {e}", err=True)
         sys.exit(2)

@@ -53,6 +53,9 @@ from petcd.common.kv import RangeRequest
 
 # The token of the request being served: "" for none, None for the member's own requests.
 request_token: ContextVar[str | None] = ContextVar("petcd_request_token", default="")
+# The Common Name of the request's verified client certificate (gRPC with --client-cert-auth):
+# the user of a request without a token, as etcd's AuthInfoFromTLS.
+request_cert_user: ContextVar[str] = ContextVar("petcd_request_cert_user", default="")
 
 _LETTERS = string.ascii_lowercase + string.ascii_uppercase
 _TOKEN_PREFIX_LETTERS = 16
@@ -150,6 +153,9 @@ class AuthService:
         0) for the member's own requests; an unknown token is etcd's invalid auth token."""
         token = request_token.get()
         if not token:
+            cert_user = request_cert_user.get() if token is not None else ""
+            if cert_user and self.enabled:
+                return cert_user, self.revision
             return token, 0
         user = self.tokens.user_of(token)
         if user is None:
@@ -198,14 +204,15 @@ class AuthService:
             if not auth_perm.allowed(perms, key, range_end, write):
                 raise _err(ErrPermissionDenied)
 
-    def watch_refusal(self, token: str, key: bytes, range_end: bytes) -> str | None:
-        """The cancel reason of a watch on [key, range_end) made with `token`, or None if it
-        may watch (etcd's isWatchPermitted: a range read). The token must be known by now:
-        the stream was opened with it."""
+    def watch_refusal(self, token: str, key: bytes, range_end: bytes,
+                      cert_user: str = "") -> str | None:
+        """The cancel reason of a watch on [key, range_end) made with `token` (or a client
+        certificate naming `cert_user`), or None if it may watch (etcd's isWatchPermitted: a
+        range read). The token must be known by now: the stream was opened with it."""
         if not self.enabled and not token:
             return None
         try:
-            user = self.tokens.user_of(token) if token else ""
+            user = self.tokens.user_of(token) if token else cert_user
             if user is None:
                 raise _err(ErrInvalidAuthToken)
             if self.enabled:

@@ -46,8 +46,9 @@ from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
+from . import tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
-from .auth_service import AuthService, request_token
+from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
 from petcd.common.concurrency import LeaderRequest
 from petcd.common.proto import rpc_pb2, v3election_pb2
@@ -118,12 +119,14 @@ class Worker:
         """A watch stream for one client stream (HTTP request, gRPC stream or ZeroMQ stream
         id), whose watches are made with `token` (default: the request's)."""
         token = request_token.get() if token is None else token
+        cert_user = request_cert_user.get()
         stream = WatchStream(
             self.watch_hub, self.member.header, send,
             fragment_bytes=self.cfg.max_request_bytes + 512 * 1024,  # etcd's gRPC limit
             progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000,
             require_leader=require_leader,
-            permit=lambda key, range_end: self.auth.watch_refusal(token, key, range_end))
+            permit=lambda key, range_end: self.auth.watch_refusal(token, key, range_end,
+                                                                  cert_user))
         self.watch_streams.add(stream)
         stream.closed_callback = self.watch_streams.discard
         return stream
@@ -232,7 +235,7 @@ class Worker:
 
     def _grpc_server(self, has_leader) -> grpc_listener.GrpcServer:
         """etcd's gRPC services over this worker's service layer."""
-        checks = Checks(has_leader, self.is_learner)
+        checks = Checks(has_leader, self.is_learner, cert_users=self.cfg.client_cert_auth)
         unary = self._unary_calls()
         streams = {
             "/v3electionpb.Election/Observe": server_stream_handler(
@@ -335,14 +338,18 @@ class Worker:
         http_protocol = (CoalescingHttpToolsProtocol if http_urls else
                          grpc_listener.shared_port_protocol(grpc, CoalescingHttpToolsProtocol))
         servers, listeners = [], []
+        tls_context = tls.server_context(self.cfg)
+        secure = lambda url: tls_context if url.lower().startswith("https://") else None  # noqa: E731
         for url in http_urls or self.cfg.listen_client_urls:
             listeners.append(_listen(url))
             config = uvicorn.Config(app, loop="none", http=http_protocol,
                                     lifespan="off", access_log=False, log_level="warning",
                                     server_header=False, date_header=False,
                                     proxy_headers=False)
+            config.load()
+            config.ssl = secure(url)  # ours, with ALPN for gRPC (uvicorn's has none)
             servers.append(uvicorn.Server(config))
-        grpc_only = [await grpc.serve(_listen(url))
+        grpc_only = [await grpc.serve(_listen(url), ssl=secure(url))
                      for url in (self.cfg.listen_client_urls if http_urls else ())]
         for s in servers:
             s.install_signal_handlers = lambda: None  # the worker handles signals itself

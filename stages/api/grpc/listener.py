@@ -96,9 +96,9 @@ class GrpcServer:
         self._protocols.add(proto)
         return proto
 
-    async def serve(self, sock) -> asyncio.AbstractServer:
+    async def serve(self, sock, ssl=None) -> asyncio.AbstractServer:
         """Serve gRPC alone on a listening socket (--listen-client-http-urls is set)."""
-        return await asyncio.get_running_loop().create_server(self.protocol, sock=sock)
+        return await asyncio.get_running_loop().create_server(self.protocol, sock=sock, ssl=ssl)
 
     async def close(self) -> None:
         """End every call and connection."""

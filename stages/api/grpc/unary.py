@@ -21,7 +21,8 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
-from ..auth_service import request_token
+from ..auth_service import request_cert_user, request_token
+from ..tls import common_name
 from petcd.common.proto.convert import decoder, encoder
 
 log = logging.getLogger("petcd.api")
@@ -34,9 +35,12 @@ def grpc_error(e: EtcdError) -> GRPCError:
 class Checks:
     """What every RPC is checked against before it runs (etcd's v3rpc interceptors)."""
 
-    def __init__(self, has_leader: Callable[[], bool], is_learner: Callable[[], bool]) -> None:
+    def __init__(self, has_leader: Callable[[], bool], is_learner: Callable[[], bool],
+                 cert_users: bool = False) -> None:
+        """cert_users: a verified client certificate names the user (--client-cert-auth)."""
         self.has_leader = has_leader
         self.is_learner = is_learner
+        self.cert_users = cert_users
 
     def before(self, stream, request: object | None) -> None:
         """request: the decoded unary request, None for a stream (learners serve none).
@@ -44,6 +48,8 @@ class Checks:
         forwards it) the request's (auth_service.py)."""
         md = stream.metadata
         request_token.set(md.get("token") or md.get("authorization") or "")
+        if self.cert_users:
+            request_cert_user.set(common_name(stream.peer.cert()))
         if stream.metadata.get("hasleader") == "true" and not self.has_leader():
             raise grpc_error(ErrNoLeader)
         if self.is_learner() and learner.refuses(request):
