@@ -120,8 +120,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("auto-tls", _bool, False,
          "client TLS with a certificate generated for this member (self-signed)"),
     Knob("auth-token", str, "simple",
-         "auth token type: 'simple' (the only one served yet; etcd's 'jwt,...' options are "
-         "refused)"),
+         "auth token type: 'simple', or 'jwt,pub-key=FILE,priv-key=FILE,sign-method=RS256,"
+         "ttl=5m' (etcd's options)"),
     Knob("auth-token-ttl", int, 300,
          "seconds a simple token lives after its last use"),
     Knob("bcrypt-cost", int, 10,
@@ -286,9 +286,9 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--cert-file and --key-file go together")
     if v["client_cert_auth"] and not v["trusted_ca_file"]:
         raise ConfigError("--client-cert-auth needs --trusted-ca-file")
-    if v["auth_token"].split(",", 1)[0] != "simple":
-        raise ConfigError(f"--auth-token {v['auth_token']!r} is not served: petcd gives "
-                          "simple tokens only")
+    if v["auth_token"].split(",", 1)[0] not in ("simple", "jwt"):
+        raise ConfigError(f"--auth-token {v['auth_token']!r}: the token type is 'simple' or "
+                          "'jwt,...'")
     if not 4 <= v["bcrypt_cost"] <= 31:
         raise ConfigError("--bcrypt-cost must be between 4 and 31")
     if v["auth_token_ttl"] <= 0 or v["auth_max_concurrent_authenticate"] <= 0:

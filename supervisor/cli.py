@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from petcd.stages.api import tls
+from petcd.stages.api import jwt_tokens, tls
 from petcd.common.config import KNOBS, ConfigError, load
 from . import join
 from .datadir import DataDir
@@ -56,6 +56,12 @@ def main(config_file: str | None, **flags) -> None:
             tls.server_context(config)
         except (OSError, ssl.SSLError) as e:
             raise ConfigError(f"client TLS: {e}") from None
+        try:
+            options = jwt_tokens.parse_options(config.auth_token)
+            if options is not None:
+                jwt_tokens.JwtTokens(options)
+        except jwt_tokens.JwtError as e:
+            raise ConfigError(str(e)) from None
     except ConfigError as e:
         click.echo(f"petcd: error: {e}", err=True)
         sys.exit(2)

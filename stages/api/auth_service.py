@@ -45,11 +45,12 @@ from petcd.common.auth import (
     AuthUserGrantRoleResponse, AuthUserListResponse, AuthUserRevokeRoleResponse,
 )
 from petcd.common.errors import (
-    RAW_AUTH_ERRORS, Code, ErrAuthFailed, ErrAuthNotEnabled, ErrInvalidAuthToken,
-    ErrNoPasswordUser, ErrPermissionDenied, ErrRoleNotFound, ErrUserEmpty, ErrUserNotFound,
-    EtcdError,
+    RAW_AUTH_ERRORS, Code, ErrAuthFailed, ErrAuthNotEnabled, ErrAuthOldRevision,
+    ErrInvalidAuthToken, ErrNoPasswordUser, ErrPermissionDenied, ErrRoleNotFound, ErrUserEmpty,
+    ErrUserNotFound, EtcdError,
 )
 from petcd.common.kv import RangeRequest
+from .jwt_tokens import JwtTokens
 
 # The token of the request being served: "" for none, None for the member's own requests.
 request_token: ContextVar[str | None] = ContextVar("petcd_request_token", default="")
@@ -124,7 +125,9 @@ def _token_index(token: str) -> int | None:
 
 class AuthService:
     def __init__(self, service, reader, *, token_ttl_s: float, bcrypt_cost: int,
-                 max_concurrent_authenticate: int) -> None:
+                 max_concurrent_authenticate: int, jwt: JwtTokens | None = None) -> None:
+        """jwt: JWT tokens (jwt_tokens.py) instead of simple ones."""
+        self.jwt = jwt
         self.service = service
         self.reader = reader
         self.enabled, self.revision = reader.auth_state()
@@ -157,6 +160,11 @@ class AuthService:
             if cert_user and self.enabled:
                 return cert_user, self.revision
             return token, 0
+        if self.jwt is not None:
+            found = self.jwt.info(token)
+            if found is None:
+                raise _err(ErrInvalidAuthToken)
+            return found
         user = self.tokens.user_of(token)
         if user is None:
             index = _token_index(token)
@@ -195,6 +203,8 @@ class AuthService:
         """etcd's isOpPermitted, with auth on."""
         if revision == 0:
             raise _err(ErrUserEmpty)
+        if revision < self.revision:  # a JWT given before the latest auth change
+            raise _err(ErrAuthOldRevision)
         u, perms = self._user(user)
         if u is None:
             raise _err(ErrPermissionDenied)
@@ -212,11 +222,17 @@ class AuthService:
         if not self.enabled and not token:
             return None
         try:
-            user = self.tokens.user_of(token) if token else cert_user
+            revision = self.revision
+            if not token:
+                user = cert_user
+            elif self.jwt is not None:
+                user, revision = self.jwt.info(token) or (None, 0)
+            else:
+                user = self.tokens.user_of(token)
             if user is None:
                 raise _err(ErrInvalidAuthToken)
             if self.enabled:
-                self._permitted(user, self.revision if user else 0,
+                self._permitted(user, revision if user else 0,
                                 RangeRequest(key=key, range_end=range_end))
         except EtcdError as e:
             code = "".join(w.capitalize() for w in e.code.name.split("_"))
@@ -294,11 +310,18 @@ class AuthService:
                 raise _err(ErrNoPasswordUser)
             if not await self._password_ok(req.password, user.password_hash):
                 raise _err(ErrAuthFailed)
-            prefix = "".join(secrets.choice(_LETTERS) for _ in range(_TOKEN_PREFIX_LETTERS))
+            if self.jwt is not None and not self.jwt.can_sign:
+                raise EtcdError(Code.UNKNOWN,
+                                "auth: token signing attempted with verify-only key")
+            # A JWT is made here once the entry has applied; a simple token by apply, on
+            # every member (an empty prefix asks for none).
+            prefix = "" if self.jwt is not None else "".join(
+                secrets.choice(_LETTERS) for _ in range(_TOKEN_PREFIX_LETTERS))
             result = await self.service.write(AuthAuthenticate(req.name, prefix))
             if self.revision == checked_revision:
                 break  # else the password may have changed meanwhile: check it again
-        return AuthenticateResponse(self._header(), result.token)
+        token = result.token if self.jwt is None else self.jwt.assign(req.name, self.revision)
+        return AuthenticateResponse(self._header(), token)
 
     async def user_add(self, req):
         await self.admin()  # before a bcrypt is spent on it (apply checks again)

@@ -46,7 +46,7 @@ from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
-from . import tls
+from . import jwt_tokens, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
@@ -102,7 +102,8 @@ class Worker:
             max_request_bytes=cfg.max_request_bytes)
         self.auth = AuthService(self.service, self.reader, token_ttl_s=cfg.auth_token_ttl,
                                 bcrypt_cost=cfg.bcrypt_cost,
-                                max_concurrent_authenticate=cfg.auth_max_concurrent_authenticate)
+                                max_concurrent_authenticate=cfg.auth_max_concurrent_authenticate,
+                                jwt=jwt_tokens.tokens_of(cfg.auth_token))
         self.service.auth = self.auth
         self.cluster = MemberService(self.service, self.reader)
         self.leases = LeaseService(

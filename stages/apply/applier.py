@@ -170,6 +170,8 @@ class Applier:
             user = auth_store.get_user(txn, db, op.name)
             if user is None or user.no_password:
                 raise EtcdError(ErrAuthFailed.code, ErrAuthFailed.message)
+            if not op.token_prefix:
+                return AuthResult()  # a JWT, which the api makes
             token = f"{op.token_prefix}.{index}"
             self._auth_news()["assigned"].append((token, op.name))
             return AuthResult(token)

@@ -135,3 +135,33 @@ def test_a_flood_of_wrong_passwords_does_not_stop_the_member(start_member):
     for t in threads:
         t.join()
     assert failures == ["etcdserver: authentication failed, invalid user ID or password"] * 24
+
+
+def test_jwt_tokens(start_member, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    priv, pub = tmp_path / "jwt.key", tmp_path / "jwt.pub"
+    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    pub.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    m = start_member(extra_args=(
+        "--auth-token", f"jwt,pub-key={pub},priv-key={priv},sign-method=ES256,ttl=1m"))
+    with Client(m.url) as c:
+        _setup(c)
+    with Client(m.url, user="alice", password="apw") as alice, \
+            Client(m.url, user="root", password="rootpw") as root:
+        assert alice.get_value("a") is None
+        token = alice._token
+        assert token.count(".") == 2  # a JWT, not a simple token
+        root.role_grant_permission("r", "read", "q")  # a new auth revision: the token is old
+        with Client(m.url) as stale:
+            stale._set_token(token)
+            _refused(lambda: stale.get("a"), "etcdserver: revision of auth store is old")
+        assert alice.get_value("q") is None  # logged in again by itself
+        assert alice._token != token
+        with Client(m.url) as forged:
+            forged._set_token(token[:-4] + "AAAA")
+            _refused(lambda: forged.get("a"), "etcdserver: invalid auth token")
