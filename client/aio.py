@@ -47,13 +47,15 @@ class _Builder(Client):
 
 
 class AsyncZmqTransport:
-    def __init__(self, endpoint) -> None:
+    def __init__(self, endpoint, curve=None) -> None:
         import zmq
         import zmq.asyncio
         self.endpoint = endpoint
         self.ctx = zmq.asyncio.Context.instance()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            curve.apply(self.sock)
         self.sock.connect(f"tcp://{endpoint.host}:{endpoint.port}")
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future] = {}
@@ -99,7 +101,7 @@ class AsyncClient:
     def __init__(self, endpoints="127.0.0.1:2379", *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
                  retry: RetryPolicy = RetryPolicy(), user: str | None = None,
-                 password: str = "", tls=None) -> None:
+                 password: str = "", tls=None, curve=None) -> None:
         """user, password: log in (etcd's auth) before the first call, and again when the
         token is refused (client/auth.py)."""
         self.endpoints = parse_list(endpoints)
@@ -113,8 +115,9 @@ class AsyncClient:
             self._native = [AsyncGrpcTransport(ep, tls) for ep in self.endpoints]
         else:
             self.sync = Client(endpoints, timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
-                               retry=retry, user=user, password=password, tls=tls)
-            self._native = ([AsyncZmqTransport(ep) for ep in self.endpoints]
+                               retry=retry, user=user, password=password, tls=tls,
+                               curve=curve)
+            self._native = ([AsyncZmqTransport(ep, curve) for ep in self.endpoints]
                             if schemes == {"tcp"} else None)
         self._current = 0
         self._builder = _Builder()

@@ -31,13 +31,14 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_DIAL_TIMEOUT_S = 2.0
 
 
-def make_transport(ep: Endpoint, dial_timeout_s: float, tls: TLSConfig | None = None):
+def make_transport(ep: Endpoint, dial_timeout_s: float, tls: TLSConfig | None = None,
+                   curve=None):
     if ep.scheme in ("grpc", "grpcs"):
         raise errors.InvalidArgument(f"{ep.url}: gRPC endpoints are for the asyncio client "
                                      f"(AsyncClient) only")
     if ep.scheme == "tcp":
         from .zmq_transport import ZmqTransport  # pyzmq is only loaded when used
-        return ZmqTransport(ep, dial_timeout_s)
+        return ZmqTransport(ep, dial_timeout_s, curve=curve)
     return HttpTransport(ep, dial_timeout_s, tls)
 
 
@@ -46,9 +47,10 @@ class Client(AuthCalls):
                  timeout_s: float = DEFAULT_TIMEOUT_S,
                  dial_timeout_s: float = DEFAULT_DIAL_TIMEOUT_S,
                  retry: RetryPolicy = RetryPolicy(), user: str | None = None,
-                 password: str = "", tls: TLSConfig | None = None) -> None:
+                 password: str = "", tls: TLSConfig | None = None, curve=None) -> None:
         """user, password: log in (etcd's auth) before the first call (client/auth.py);
-        tls: certificates for https:// endpoints (client/tls.py)."""
+        tls: certificates for https:// endpoints (client/tls.py); curve: keys for tcp://
+        endpoints of a member that requires CURVE (client/curve.py)."""
         self.endpoints = parse_list(endpoints)
         self.user = user
         self.password = password
@@ -56,7 +58,8 @@ class Client(AuthCalls):
         self.timeout_s = timeout_s
         self.dial_timeout_s = dial_timeout_s
         self.retry = retry
-        self._transports = [make_transport(ep, dial_timeout_s, tls) for ep in self.endpoints]
+        self._transports = [make_transport(ep, dial_timeout_s, tls, curve)
+                            for ep in self.endpoints]
         self._current = 0
         self._lock = threading.Lock()
 

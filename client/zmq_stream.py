@@ -115,9 +115,10 @@ class NativeStream:
 
 
 class StreamMux:
-    def __init__(self, address: str, context: zmq.Context) -> None:
+    def __init__(self, address: str, context: zmq.Context, curve=None) -> None:
         self.address = address
         self.ctx = context
+        self.curve = curve  # client/curve.CurveConfig, or None
         self.streams: dict[int, NativeStream] = {}
         self._ids = itertools.count(1)
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -188,6 +189,8 @@ class StreamMux:
         sock = self.ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)  # frames wait here until a connection exists
+        if self.curve is not None:
+            self.curve.apply(sock)
         sock.connect(f"tcp://{self.address}")
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)

@@ -28,7 +28,8 @@ from .zmq_stream import StreamMux
 
 class ZmqTransport:
     def __init__(self, endpoint: Endpoint, dial_timeout_s: float = 2.0,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, curve=None) -> None:
+        """curve: a client/curve.CurveConfig, for a member that requires CURVE."""
         self.endpoint = endpoint
         self.dial_timeout_s = dial_timeout_s
         self.ctx = context or zmq.Context.instance()
@@ -37,12 +38,15 @@ class ZmqTransport:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.token = ""  # the auth token sent with every call (Client sets it)
+        self.curve = curve
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
             s = self.ctx.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.IMMEDIATE, 1)
+            if self.curve is not None:
+                self.curve.apply(s)
             s.connect(f"tcp://{self.endpoint.host}:{self.endpoint.port}")
             self._sock = s
         return self._sock
@@ -100,7 +104,7 @@ class ZmqTransport:
         if method == "Watch":
             with self._lock:
                 if self._streams is None:
-                    self._streams = StreamMux(self.endpoint.hostport, self.ctx)
+                    self._streams = StreamMux(self.endpoint.hostport, self.ctx, self.curve)
                 mux = self._streams
             st = mux.open(self.dial_timeout_s, require_leader=require_leader, token=self.token)
             for r in requests:

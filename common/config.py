@@ -119,6 +119,12 @@ KNOBS: tuple[Knob, ...] = (
          "require a client certificate signed by --trusted-ca-file on https:// client URLs"),
     Knob("auto-tls", _bool, False,
          "client TLS with a certificate generated for this member (self-signed)"),
+    Knob("zmq-curve-secret-key-file", str, "",
+         "this member's CURVE certificate (a zmq.auth .key_secret file): the native ZeroMQ "
+         "listener then takes only CURVE clients whose keys are authorized"),
+    Knob("zmq-curve-authorized-keys-dir", str, "",
+         "directory of the public certificates (.key files) of the clients the native "
+         "ZeroMQ listener accepts with CURVE"),
     Knob("auth-token", str, "simple",
          "auth token type: 'simple', or 'jwt,pub-key=FILE,priv-key=FILE,sign-method=RS256,"
          "ttl=5m' (etcd's options)"),
@@ -286,6 +292,9 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError("--cert-file and --key-file go together")
     if v["client_cert_auth"] and not v["trusted_ca_file"]:
         raise ConfigError("--client-cert-auth needs --trusted-ca-file")
+    if bool(v["zmq_curve_secret_key_file"]) != bool(v["zmq_curve_authorized_keys_dir"]):
+        raise ConfigError("--zmq-curve-secret-key-file and --zmq-curve-authorized-keys-dir "
+                          "go together")
     if v["auth_token"].split(",", 1)[0] not in ("simple", "jwt"):
         raise ConfigError(f"--auth-token {v['auth_token']!r}: the token type is 'simple' or "
                           "'jwt,...'")

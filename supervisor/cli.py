@@ -13,6 +13,7 @@ import ssl
 import sys
 
 import click
+import zmq.auth
 
 from petcd.stages.api import jwt_tokens, tls
 from petcd.common.config import KNOBS, ConfigError, load
@@ -56,6 +57,12 @@ def main(config_file: str | None, **flags) -> None:
             tls.server_context(config)
         except (OSError, ssl.SSLError) as e:
             raise ConfigError(f"client TLS: {e}") from None
+        if config.zmq_curve_secret_key_file:
+            try:
+                if zmq.auth.load_certificate(config.zmq_curve_secret_key_file)[1] is None:
+                    raise ValueError("no secret key in it (want a .key_secret file)")
+            except (OSError, ValueError) as e:
+                raise ConfigError(f"--zmq-curve-secret-key-file: {e}") from None
         try:
             options = jwt_tokens.parse_options(config.auth_token)
             if options is not None:

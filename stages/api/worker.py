@@ -56,6 +56,7 @@ from .concurrency import Concurrency
 from .grpc.streams import keep_alive_handler, server_stream_handler, watch_handler
 from .grpc.unary import Checks
 from .leader_monitor import LeaderMonitor
+from .native import curve
 from .native.front_end import ZmqFrontEnd
 from .native.watch import ZmqWatchStreams
 
@@ -380,7 +381,12 @@ class Worker:
             has_leader, lambda: self.watch_streams,
             election_timeout_s=cfg.election_timeout / 1000).run())
         if first:
-            front.bind(self.ctx.zmq, self.cfg.listen_client_zmq_urls)
+            if cfg.zmq_curve_secret_key_file:
+                zmq_ctx, keys, self._zap = curve.listener(cfg.zmq_curve_secret_key_file,
+                                                          cfg.zmq_curve_authorized_keys_dir)
+                front.bind(zmq_ctx, cfg.listen_client_zmq_urls, keys)
+            else:
+                front.bind(self.ctx.zmq, cfg.listen_client_zmq_urls)
         front.start()
         compactor = Compactor(
             self.service, self.cfg.auto_compaction_mode,
@@ -422,6 +428,8 @@ class Worker:
         compactor_task.cancel()
         monitor.cancel()
         front.close()
+        if getattr(self, "_zap", None) is not None:
+            self._zap.stop()
 
 
 def main(ctx: StageContext) -> None:

@@ -82,10 +82,15 @@ class ZmqFrontEnd:
         self._rechecks: set[zmq.Socket] = set()
         self._outbox: dict[zmq.Socket, list[tuple[bytes, bytes]]] = {}
 
-    def bind(self, ctx: zmq.Context, urls) -> None:
+    def bind(self, ctx: zmq.Context, urls, curve_keys: tuple[bytes, bytes] | None = None) -> None:
+        """curve_keys: (public, secret) to serve CURVE only (`ctx` then has a ZAP
+        authenticator that knows the clients' keys: curve.py)."""
         for url in urls:
             sock = ctx.socket(zmq.ROUTER)
             sock.setsockopt(zmq.LINGER, 0)
+            if curve_keys is not None:
+                sock.curve_server = True
+                sock.curve_publickey, sock.curve_secretkey = curve_keys
             # Refuse frames far over the request limit before they are even buffered whole.
             sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
