@@ -125,6 +125,9 @@ KNOBS: tuple[Knob, ...] = (
     Knob("zmq-curve-authorized-keys-dir", str, "",
          "directory of the public certificates (.key files) of the clients the native "
          "ZeroMQ listener accepts with CURVE"),
+    Knob("peer-curve-secret-key-file", str, "",
+         "the cluster's CURVE certificate (a zmq.auth .key_secret file, the same on every "
+         "member): peer links are then encrypted and only holders of the key may join"),
     Knob("auth-token", str, "simple",
          "auth token type: 'simple', or 'jwt,pub-key=FILE,priv-key=FILE,sign-method=RS256,"
          "ttl=5m' (etcd's options)"),

@@ -57,12 +57,13 @@ def main(config_file: str | None, **flags) -> None:
             tls.server_context(config)
         except (OSError, ssl.SSLError) as e:
             raise ConfigError(f"client TLS: {e}") from None
-        if config.zmq_curve_secret_key_file:
+        for flag, path in (("--zmq-curve-secret-key-file", config.zmq_curve_secret_key_file),
+                           ("--peer-curve-secret-key-file", config.peer_curve_secret_key_file)):
             try:
-                if zmq.auth.load_certificate(config.zmq_curve_secret_key_file)[1] is None:
+                if path and zmq.auth.load_certificate(path)[1] is None:
                     raise ValueError("no secret key in it (want a .key_secret file)")
             except (OSError, ValueError) as e:
-                raise ConfigError(f"--zmq-curve-secret-key-file: {e}") from None
+                raise ConfigError(f"{flag}: {e}") from None
         try:
             options = jwt_tokens.parse_options(config.auth_token)
             if options is not None:

@@ -15,6 +15,7 @@ import time
 
 import zmq
 
+from petcd.stages.transport import curve
 from petcd.common import codec, identity
 from petcd.common.identity import Identity
 from petcd.common.ids import parse_initial_cluster
@@ -64,7 +65,8 @@ def fetch_cluster(cfg, timeout_s: float = JOIN_TIMEOUT_S) -> ClusterInfo:
     try:
         while time.monotonic() < deadline:
             for url in urls:
-                info = _ask(ctx, url, min(ASK_TIMEOUT_S, max(0.0, deadline - time.monotonic())))
+                info = _ask(ctx, url, min(ASK_TIMEOUT_S, max(0.0, deadline - time.monotonic())),
+                            curve.of(cfg))
                 if info is not None:
                     return info
     finally:
@@ -73,9 +75,11 @@ def fetch_cluster(cfg, timeout_s: float = JOIN_TIMEOUT_S) -> ClusterInfo:
                     "information from the given URLs")
 
 
-def _ask(ctx: zmq.Context, url: str, timeout_s: float) -> ClusterInfo | None:
+def _ask(ctx: zmq.Context, url: str, timeout_s: float, peer_curve=None) -> ClusterInfo | None:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if peer_curve is not None:  # the cluster's key, as the peer links (transport/curve.py)
+        peer_curve.client(sock)
     try:
         sock.connect(tcp_address(url))
         sock.send(codec.encode(ClusterAsk()))

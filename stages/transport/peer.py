@@ -50,6 +50,7 @@ from petcd.common.pipeline import Many, PeerFrame, PeerMessages, PeerUnreachable
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
 from petcd.ipc.stage import StageContext
+from . import curve
 from .snapshot import SnapshotReceiver, SnapshotSender
 
 _ID = struct.Struct(">Q")
@@ -82,9 +83,11 @@ class Transport:
     def __init__(self, ctx: zmq.Context, loop: Loop, self_id: int, listen_urls,
                  on_activity: Callable[[PeerActivity], None] = lambda a: None,
                  on_removed: Callable[[], None] = lambda: None,
-                 keepalive_timeout_ms: int = 5_000) -> None:
+                 keepalive_timeout_ms: int = 5_000,
+                 curve=None) -> None:
         self.ctx = ctx
         self.keepalive_timeout_ms = keepalive_timeout_ms
+        self.curve = curve  # curve.PeerCurve: every peer socket uses the cluster's key
         self.loop = loop
         self.self_id = self_id
         self.on_activity = on_activity
@@ -96,6 +99,8 @@ class Transport:
         # its identity over at once instead of being refused until the old link times out.
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self._keepalive(self.router)
+        if curve is not None:
+            curve.server(self.router)
         for url in listen_urls:
             self.router.bind(tcp_address(url, bind=True))
         self.dealers: dict[int, zmq.Socket] = {}
@@ -125,6 +130,8 @@ class Transport:
         # Queue only for peers that are connected: frames for a dead peer fail at once.
         d.setsockopt(zmq.IMMEDIATE, 1)
         self._keepalive(d)
+        if self.curve is not None:
+            self.curve.client(d)
         # pyzmq names the monitor after the socket's fd, which a redialled peer may reuse.
         self._monitor_seq += 1
         monitor = d.get_monitor_socket(
@@ -297,12 +304,16 @@ def main(ctx: StageContext) -> None:
                             "cluster")
             ctx.report(MemberRemoved("transport"))
 
-    transport = Transport(ctx.zmq, loop, ident.member_id, cfg.listen_peer_urls,
+    peer_curve = curve.of(cfg)
+    peer_ctx = ctx.zmq
+    if peer_curve is not None:
+        peer_ctx, _zap = peer_curve.context()
+    transport = Transport(peer_ctx, loop, ident.member_id, cfg.listen_peer_urls,
                           on_activity=recvc.send, on_removed=on_removed,
-                          keepalive_timeout_ms=cfg.peer_keepalive_timeout_ms)
+                          keepalive_timeout_ms=cfg.peer_keepalive_timeout_ms, curve=peer_curve)
     snap_sender = SnapshotSender(
-        ctx.zmq, loop, cfg.data_dir, ident.member_id, {}, recvc.send,
-        cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0)
+        peer_ctx, loop, cfg.data_dir, ident.member_id, {}, recvc.send,
+        cfg.snapshot_chunk_bytes, cfg.snapshot_stall_timeout_ms / 1000.0, curve=peer_curve)
     snap_receiver = SnapshotReceiver(cfg.data_dir)
 
     def follow(membership: Membership) -> None:

@@ -68,7 +68,9 @@ class _Outgoing:
 class SnapshotSender:
     def __init__(self, zctx: zmq.Context, loop: Loop, data_dir: str, self_id: int,
                  peer_addresses: dict[int, str], report: Callable[[SnapshotStatus], None],
-                 chunk_bytes: int, stall_timeout_s: float) -> None:
+                 chunk_bytes: int, stall_timeout_s: float, curve=None) -> None:
+        """curve: curve.PeerCurve, when the peer links use the cluster's key."""
+        self.curve = curve
         self.loop = loop
         self.data_dir = data_dir
         self.report = report
@@ -110,6 +112,8 @@ class SnapshotSender:
             d.setsockopt(zmq.LINGER, 0)
             d.setsockopt(zmq.SNDHWM, SNAPSHOT_HWM)
             d.setsockopt(zmq.IMMEDIATE, 1)
+            if self.curve is not None:
+                self.curve.client(d)
             d.connect(address)
             self.sockets[node_id] = d
             self.addresses[node_id] = address
