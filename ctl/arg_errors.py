@@ -5,7 +5,8 @@ messages, so each click error is translated here: unknown flags, shorthands and 
 a flag without its argument, unknown commands (with cobra's "Did you mean this?" for names
 within two edits, or that the typed name begins). `command_path` finds which command a
 command line names, for the usage text etcdctl prints after a flag error; `parse_int` reads
-numeric arguments as Go's strconv does, with its errors. Pure: no output.
+numeric arguments as Go's strconv does, with its errors; `pflag_bools` gives bool flags
+pflag's optional value (`--prefix=false`), which click's flags refuse. Pure: no output.
 """
 from __future__ import annotations
 
@@ -18,8 +19,14 @@ from .display import go_quote
 SUGGESTION_DISTANCE = 2  # cobra's SuggestionsMinimumDistance
 
 
+class PflagError(click.UsageError):
+    """A flag error already in pflag's words."""
+
+
 def flag_error(e: click.UsageError) -> str | None:
     """pflag's message for a flag error, or None if `e` is not about a flag."""
+    if isinstance(e, PflagError):
+        return e.message
     if isinstance(e, click.NoSuchOption):
         name = e.option_name
         if not name.startswith("--"):
@@ -47,6 +54,35 @@ def parse_int(text: str, base: int = 10) -> int:
     if not -(1 << 63) <= value < 1 << 63:
         raise ValueError(f"strconv.ParseInt: parsing {go_quote(text)}: value out of range")
     return value
+
+
+# strconv.ParseBool's words
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+
+
+def pflag_bools(params, args: list[str]) -> tuple[list[str], dict[str, bool]]:
+    """`args` without the bool flags that were given a value (`--name=false`), and what
+    those flags are set to ({param name: bool}). As pflag, the last mention of a flag wins,
+    so once a flag has a value somewhere all its mentions are taken out here; a flag only
+    ever given bare is left to click. Nothing after `--` is a flag."""
+    flags = {o: p for p in params if isinstance(p, click.Option) and p.is_flag
+             for o in p.opts if o.startswith("--")}
+    end = args.index("--") if "--" in args else len(args)
+    valued = {a.partition("=")[0] for a in args[:end] if "=" in a} & flags.keys()
+    if not valued:
+        return args, {}
+    kept, settled = [], {}
+    for a in args[:end]:
+        name, eq, value = a.partition("=")
+        if name not in valued:
+            kept.append(a)
+            continue
+        if eq and value not in _GO_BOOLS:
+            raise PflagError(f"invalid argument {go_quote(value)} for {go_quote(name)} flag: "
+                             f"strconv.ParseBool: parsing {go_quote(value)}: invalid syntax")
+        settled[flags[name].name] = _GO_BOOLS[value] if eq else True
+    return kept + args[end:], settled
 
 
 def missing_argument(name: str) -> str:

@@ -10,7 +10,12 @@ Theory of operation: click parses; everything etcdctl users rely on is kept:
   ExitIO 6, ExitBadArgs 128); never a traceback. A command line click cannot parse is
   answered as cobra answers it (usage_error): pflag's words, the command's usage text
   (ctl/usage.py) after a flag error, a group's usage when no subcommand is given.
-The client is made on first use, so argument errors never wait on a connection.
+The client is made on first use, so argument errors never wait on a connection. With
+`--user` it logs in right away, as clientv3 does when etcdctl makes its client: `name:password`,
+or `name` with `--password` (then the whole of --user is the name), or `name` alone and a
+prompt for the password. An empty password means no login at all, and so does a server
+without auth ("authentication is not enabled" is ignored); any other failure to log in ends
+the command with ExitBadConnection. Bool flags take pflag's `--flag=false` (CtlCommand).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import sys
 import click
 
 from petcd.client import Client, errors
+from petcd.client.tls import TLSConfig
 from . import arg_errors, display
 
 EXIT_ERROR, EXIT_BAD_CONNECTION, EXIT_INVALID_INPUT, EXIT_BAD_FEATURE = 1, 2, 3, 4
@@ -114,24 +120,131 @@ class Ctx:
             raise CtlExit(EXIT_BAD_ARGS, str(e)) from None
         self.endpoints = [e for e in opts["endpoints"].split(",") if e]
         self._client: Client | None = None
+        self._auth: tuple[str, str] | None = None  # (user, password), once asked
 
     def client(self, endpoints: list[str] | None = None) -> Client:
-        if endpoints is not None:
-            return Client(endpoints, timeout_s=self.command_timeout_s,
-                          dial_timeout_s=self.dial_timeout_s)
-        if self._client is None:
-            self._client = Client(self.endpoints, timeout_s=self.command_timeout_s,
-                                  dial_timeout_s=self.dial_timeout_s)
-        return self._client
+        """The client (a new one for `endpoints`), logged in if --user says so; a failed
+        login ends the command with ExitBadConnection, as etcdctl's mustClient."""
+        if endpoints is None and self._client is not None:
+            return self._client
+        try:
+            c = self.connect(endpoints or self.endpoints)
+        except errors.ClientError as e:
+            raise CtlExit(EXIT_BAD_CONNECTION, error_text(e)) from None
+        if endpoints is None:
+            self._client = c
+        return c
+
+    def credentials(self) -> tuple[str, str]:
+        """(user, password) from --user and --password, prompting for the password when
+        --user has none; ("", "") without --user. Asked once per command."""
+        if self._auth is None:
+            user, password = self.opts["user"], self.opts["password"]
+            if not user:
+                self._auth = ("", "")
+            elif password:
+                self._auth = (user, password)
+            elif ":" in user:
+                name, _, password = user.partition(":")
+                self._auth = (name, password)
+            else:
+                try:
+                    self._auth = (user, ask_password("Password: "))
+                except OSError as e:
+                    raise CtlExit(EXIT_ERROR, f"failed during password entry: {e}") from None
+        return self._auth
+
+    def connect(self, endpoints: list[str]) -> Client:
+        """A new client for `endpoints`, logged in if --user says so; the login's error is
+        raised (endpoint health reports it as the endpoint's health)."""
+        user, password = self.credentials()
+        endpoints, tls = self.tls(endpoints)
+        plain = dict(timeout_s=self.command_timeout_s, dial_timeout_s=self.dial_timeout_s,
+                     tls=tls)
+        if not (user and password):  # clientv3 logs in only with both
+            return Client(endpoints, **plain)
+        c = Client(endpoints, user=user, password=password, **plain)
+        try:
+            c._login(self.dial_timeout_s)  # the login is part of making etcdctl's client
+        except errors.ClientError as e:
+            c.close()
+            if e.message != AUTH_NOT_ENABLED:
+                raise
+            # clientv3 goes on without a token; a client without a user never asks for one
+            return Client(endpoints, **plain)
+        return c
+
+    def tls(self, endpoints: list[str]) -> tuple[list[str], TLSConfig | None]:
+        """(endpoints, TLS settings) as etcdctl's flags make them: --cacert, --cert or --key,
+        or --insecure-transport=false, make a TLS client, which dials endpoints without a
+        scheme over TLS too; --insecure-skip-tls-verify then trusts any server (it makes a
+        TLS client by itself too, where etcdctl 3.4 also wants --insecure-transport=false)."""
+        o = self.opts
+        if not (o["cacert"] or o["cert"] or o["key"] or not o["insecure_transport"]
+                or o["insecure_skip_tls_verify"]):
+            return endpoints, None
+        tls = TLSConfig(cacert=o["cacert"], cert=o["cert"], key=o["key"],
+                        insecure_skip_verify=o["insecure_skip_tls_verify"])
+        return [e if "://" in e else "https://" + e for e in endpoints], tls
 
     def need_format(self, *allowed: str) -> None:
         if self.write_out not in allowed:
             raise CtlExit(EXIT_BAD_FEATURE, f"{self.write_out} not supported as output format")
 
 
+AUTH_NOT_ENABLED = "etcdserver: authentication is not enabled"
+
+
+def error_text(e: errors.ClientError) -> str:
+    """A refused call in clientv3's words: etcd's own errors by their text, as rpctypes
+    knows them; the auth package's texts (`auth: permission denied` from the Maintenance
+    calls that need root), which etcd 3.4 sends as status Unknown and rpctypes does not
+    know, as grpc-go prints such a status."""
+    if e.code == errors.Unknown.code and e.message.startswith("auth: "):
+        return f"rpc error: code = Unknown desc = {e.message}"
+    return e.message
+
+
 def out(s: str) -> None:
     sys.stdout.write(s)
     sys.stdout.flush()
+
+
+def stdin_byte() -> bytes:
+    """The next byte of stdin, b"" at its end; unbuffered, so that nothing after what a
+    reader wants is taken from the next one (a prompt, a command run after petcdctl)."""
+    return os.read(0, 1)
+
+
+def read_stdin_line(read_byte=stdin_byte) -> str:
+    """One line of stdin without its newline; "" at end of input."""
+    got = bytearray()
+    while True:
+        b = read_byte()
+        if not b or b == b"\n":
+            return got.decode("utf-8", "surrogateescape")
+        got += b
+
+
+def ask_password(prompt: str) -> str:
+    """A password as etcdctl asks for one (speakeasy): the prompt on stdout, one line read
+    from stdin with the terminal's echo off, a newline after; surrounding white space is
+    dropped."""
+    out(prompt)
+    saved = None
+    if os.isatty(0):
+        import termios
+        saved = termios.tcgetattr(0)
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO
+        termios.tcsetattr(0, termios.TCSAFLUSH, quiet)
+    try:
+        line = read_stdin_line()
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSAFLUSH, saved)
+        out("\n")
+    return line.removesuffix("\r").strip()
 
 
 def run_command(argv: list[str], env: dict | None = None) -> str:
@@ -168,7 +281,14 @@ def usage_of(path: list[str]) -> str:
 
 
 class CtlCommand(click.Command):
-    """A command whose --help is etcdctl's usage text rather than click's."""
+    """A command whose --help is etcdctl's usage text rather than click's, and whose bool
+    flags also take a value, as pflag's do (`--interactive=false`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args, settled = arg_errors.pflag_bools(self.get_params(ctx), args)
+        rest = super().parse_args(ctx, args)
+        ctx.params.update(settled)
+        return rest
 
     def get_help(self, ctx: click.Context) -> str:
         return usage_of(ctx.command_path.split()[1:]).removesuffix("\n")  # echo adds it
@@ -177,6 +297,16 @@ class CtlCommand(click.Command):
 class CtlGroup(click.Group):
     command_class = CtlCommand
     group_class = type  # subgroups are CtlGroups too
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # the global bool flags take pflag's values too (--insecure-transport=false)
+        if ctx.parent is None:
+            args, settled = arg_errors.pflag_bools(self.get_params(ctx), args)
+        else:
+            settled = {}
+        rest = super().parse_args(ctx, args)
+        ctx.params.update(settled)
+        return rest
 
     def get_help(self, ctx: click.Context) -> str:
         return usage_of(ctx.command_path.split()[1:]).removesuffix("\n")
@@ -191,8 +321,8 @@ def ctl(ctx: click.Context, **opts) -> None:
 
 
 def _load_commands() -> None:
-    from . import (cmd_check, cmd_cluster, cmd_concurrency, cmd_kv, cmd_lease,  # noqa: F401
-                   cmd_snapshot, cmd_watch)
+    from . import (cmd_auth, cmd_check, cmd_cluster, cmd_concurrency, cmd_kv,  # noqa: F401
+                   cmd_lease, cmd_snapshot, cmd_watch)
 
 
 # The command line as given, before hoist_global_flags: etcdctl's watch reads os.Args.
@@ -213,7 +343,7 @@ def run(argv: list[str]) -> int:
             sys.stderr.write(f"Error: {e.message}\n")
         return e.code
     except errors.ClientError as e:
-        sys.stderr.write(f"Error: {e.message}\n")
+        sys.stderr.write(f"Error: {error_text(e)}\n")
         return EXIT_ERROR
     except click.exceptions.UsageError as e:
         return usage_error(e, argv)

@@ -12,7 +12,7 @@ import click
 from petcd.client import errors
 from petcd.common.cluster import AlarmType
 from . import display as d
-from .cli import EXIT_BAD_ARGS, EXIT_ERROR, CtlExit, ctl, out
+from .cli import EXIT_BAD_ARGS, EXIT_ERROR, CtlExit, ctl, error_text, out
 
 VERSION = "0.1.0"
 API_VERSION = "3.4"
@@ -182,7 +182,13 @@ def endpoint_health(ctx, cluster):
     """Checks the healthiness of endpoints specified in `--endpoints` flag"""
     results = []
     for ep in _endpoints(ctx, cluster):
-        c = ctx.client([ep])
+        try:
+            # a client of its own per endpoint, as etcdctl's: a failed login is this
+            # endpoint's error, and nothing was timed
+            c = ctx.connect([ep])
+        except errors.ClientError as e:
+            results.append({"endpoint": ep, "health": False, "took": "", "error": error_text(e)})
+            continue
         t0 = time.monotonic()
         err = ""
         try:
@@ -192,7 +198,7 @@ def endpoint_health(ctx, cluster):
         except errors.PermissionDenied:
             pass
         except errors.ClientError as e:
-            err = e.message
+            err = error_text(e)
         took = time.monotonic() - t0
         c.close()
         results.append({"endpoint": ep, "health": not err, "took": d.go_duration(took),
@@ -239,8 +245,8 @@ def _each(ctx, cluster, call, what: str):
         try:
             got.append((ep, call(c)))
         except errors.ClientError as e:
-            sys.stderr.write(f"Failed to get the {what} of endpoint {ep} ({e.message})\n")
-            last_error = e.message
+            last_error = error_text(e)
+            sys.stderr.write(f"Failed to get the {what} of endpoint {ep} ({last_error})\n")
         finally:
             c.close()
     return got, last_error
@@ -377,7 +383,7 @@ def defrag(ctx, cluster, data_dir):
             c.defragment()
             out(f"Finished defragmenting etcd member[{ep}]\n")
         except errors.ClientError as e:
-            sys.stderr.write(f"Failed to defragment etcd member[{ep}] ({e.message})\n")
+            sys.stderr.write(f"Failed to defragment etcd member[{ep}] ({error_text(e)})\n")
             failed = True
         finally:
             c.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 from petcd.client import convert
 from petcd.common import kv
@@ -22,25 +23,30 @@ class UnsupportedFormat(Exception):
     pass
 
 
+_GO_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+                     "\t": "\\t", "\v": "\\v", '"': '\\"', "\\": "\\\\"}
+
+
 def go_quote(s: str) -> str:
-    """Go's %q for a string (strconv.Quote)."""
+    """Go's %q for a string (strconv.Quote). `s` may hold bytes that are not UTF-8 as
+    text() leaves them (surrogate escapes): each is \\xNN, as Go escapes a bad byte. What
+    strconv.IsPrint rejects (not a letter, mark, number, punctuation or symbol, nor the ASCII
+    space) is \\uNNNN or \\UNNNNNNNN, control bytes \\xNN unless Go has a name for them."""
     out = ['"']
     for ch in s:
         o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
+        if ch in _GO_NAMED_ESCAPES:
+            out.append(_GO_NAMED_ESCAPES[ch])
+        elif 0xDC80 <= o <= 0xDCFF:  # a byte surrogateescape kept
+            out.append(f"\\x{o - 0xDC00:02x}")
         elif o < 0x20 or o == 0x7F:
             out.append(f"\\x{o:02x}")
-        else:
+        elif o < 0x80 or unicodedata.category(ch)[0] in "LMNPS":
             out.append(ch)
+        elif o < 0x10000:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(f"\\U{o:08x}")
     out.append('"')
     return "".join(out)
 

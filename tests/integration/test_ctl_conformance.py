@@ -22,23 +22,13 @@ pytestmark = pytest.mark.integration
 
 RECORDED = json.loads(DEFAULT_OUT.read_text())
 # Server features petcd does not have (ctl_scenarios `needs`): their scenarios are skipped.
-# auth: petcd is an etcd without users; user and role changes are refused.
-UNSUPPORTED: set[str] = {"auth"}
+UNSUPPORTED: set[str] = set()
 # (scenario, step index) -> why stdout may differ; the exit code and error still must match
 KNOWN_STDOUT: dict[tuple[str, int], str] = {}
 # (scenario, step index) -> the step's arguments: steps petcdctl does not run, because it
 # lacks their command (the arguments are checked, so that a re-recording that moves the
 # steps fails here rather than skipping others).
-NO_SECURITY = "petcdctl has no user, role or auth commands yet: they come with the security work"
-SKIPPED_STEPS: dict[tuple[str, int], tuple[list[str], str]] = {
-    ("maintenance", 19): (["user", "list"], NO_SECURITY),
-    ("maintenance", 20): (["user", "list", "-w", "json"], NO_SECURITY),
-    ("maintenance", 21): (["role", "list"], NO_SECURITY),
-    ("maintenance", 22): (["user", "get", "root"], NO_SECURITY),
-    ("maintenance", 23): (["role", "get", "r"], NO_SECURITY),
-    ("maintenance", 24): (["auth", "disable"], NO_SECURITY),
-    ("maintenance", 25): (["auth", "enable"], NO_SECURITY),
-}
+SKIPPED_STEPS: dict[tuple[str, int], tuple[list[str], str]] = {}
 
 
 def _ids(member) -> dict:

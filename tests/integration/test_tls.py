@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 
 import pytest
 
@@ -113,6 +114,11 @@ def test_auto_tls_and_a_handshake_that_never_finishes(tls_member):
         assert (p.returncode, p.stdout) == (0, "OK\n"), p.stderr
         with Client(m.url, tls=TLSConfig(insecure_skip_verify=True)) as c:
             assert c.get_value("k") == b"v"
+        p = subprocess.run([sys.executable, "-m", "petcd.ctl", "--endpoints",
+                            f"127.0.0.1:{m.client_port}", "--insecure-transport=false",
+                            "--insecure-skip-tls-verify", "get", "k"],
+                           capture_output=True, text=True, timeout=60)
+        assert (p.returncode, p.stdout) == (0, "k\nv\n"), p.stderr  # petcdctl, as etcdctl
         with pytest.raises(errors.ClientError):  # a self-signed certificate is not trusted
             with Client(m.url) as c:
                 c.get("k")
