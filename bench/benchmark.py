@@ -15,7 +15,8 @@ The default endpoint is petcd's native ZeroMQ listener: `--clients` asyncio task
 `--conns` connections with many calls in flight on each (bench/load.py). `grpc://host:port`
 endpoints speak etcd's gRPC API the same way, so one tool drives etcd and petcd alike (the
 put, range, txn-put and lease-keepalive subcommands); http:// endpoints work too, one
-connection per client. `--user name:password` logs every connection in (etcd's auth).
+connection per client. `--user name:password` logs every connection in (etcd's auth);
+`--cacert`, `--cert`, `--key` are for grpcs:// and https:// endpoints.
 Not here: --sample, --target-leader, TLS,
 put --check-hashkv, and etcd's stm, watch, watch-get and mvcc subcommands.
 """
@@ -31,6 +32,7 @@ import click
 
 from petcd.client import messages as m
 from petcd.client import txn as t
+from petcd.client.tls import TLSConfig
 from petcd.ctl.cli import parse_duration_s
 from . import load, report
 from .keys import put_varint
@@ -49,6 +51,7 @@ class Settings:
     precise: bool
     dial_timeout_s: float
     user: str | None = None
+    tls: object = None  # client/tls.TLSConfig for grpcs:// and https:// endpoints
 
     @property
     def precision(self) -> str:
@@ -64,6 +67,10 @@ GLOBAL_OPTIONS = (
     ("--precise", dict(is_flag=True, default=None, help="use full floating point precision")),
     ("--dial-timeout", dict(default=None, help="dial timeout for client connections")),
     ("--user", dict(default=None, help="provide username[:password] for authentication")),
+    ("--cacert", dict(default=None, help="verify certificates of TLS-enabled secure servers "
+                                         "using this CA bundle")),
+    ("--cert", dict(default=None, help="identify secure client using this TLS certificate file")),
+    ("--key", dict(default=None, help="identify secure client using this TLS key file")),
 )
 
 
@@ -80,7 +87,9 @@ def settings(ctx: click.Context, sub: dict) -> Settings:
     dial = pick("dial_timeout", "2s")
     return Settings(pick("endpoints", DEFAULT_ENDPOINTS), pick("conns", 1), pick("clients", 1),
                     bool(pick("precise", False)), parse_duration_s(dial) or 2.0,
-                    pick("user", None))
+                    pick("user", None),
+                    TLSConfig(pick("cacert", ""), pick("cert", ""), pick("key", ""))
+                    if pick("cacert", None) or pick("cert", None) else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,7 +101,8 @@ def benchmark(**_):
 def run_load(s: Settings, total: int, op, rate_per_s: float, setup=None) -> report.Stats:
     async def main():
         async with load.open_clients(s.endpoints, s.conns, s.clients,
-                                     dial_timeout_s=s.dial_timeout_s, user=s.user) as clients:
+                                     dial_timeout_s=s.dial_timeout_s, user=s.user,
+                                     tls=s.tls) as clients:
             if setup is not None:
                 clients = await setup(clients)
             return await load.run_total(clients, total, op, rate_per_s=rate_per_s)

@@ -59,14 +59,14 @@ def multiplexes(endpoints) -> bool:
 
 @contextlib.asynccontextmanager
 async def open_clients(endpoints, conns: int, clients: int, *, timeout_s: float = 30.0,
-                       dial_timeout_s: float = 2.0, user: str | None = None):
+                       dial_timeout_s: float = 2.0, user: str | None = None, tls=None):
     """A list of `clients` AsyncClients over `conns` connections (see the module doc); each
     connection goes to the next endpoint in turn, as etcd's benchmark dials them."""
     eps = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
     n = max(1, conns) if multiplexes(eps) else max(1, clients)
     name, _, password = (user or "").partition(":")
     made = [AsyncClient(eps[i % len(eps)], timeout_s=timeout_s, dial_timeout_s=dial_timeout_s,
-                        user=name if user else None, password=password)
+                        user=name if user else None, password=password, tls=tls)
             for i in range(n)]
     loop = asyncio.get_running_loop()
     if not multiplexes(eps):

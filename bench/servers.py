@@ -38,15 +38,25 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def post_json(url: str, path: str, body: dict, timeout_s: float = 10.0) -> dict:
-    """One POST of the gateway API; raises urllib.error.HTTPError on a non-2xx answer."""
+def post_json(url: str, path: str, body: dict, timeout_s: float = 10.0,
+              ca_file: str | None = None) -> dict:
+    """One POST of the gateway API; raises urllib.error.HTTPError on a non-2xx answer.
+    ca_file: what an https:// URL's certificate is checked against."""
     req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST")
-    with urllib.request.urlopen(req, timeout=timeout_s) as r:
+    with urllib.request.urlopen(req, timeout=timeout_s, context=_context(url, ca_file)) as r:
         return json.loads(r.read() or b"{}")
 
 
 def put(url: str, key: bytes, value: bytes, timeout_s: float = 10.0) -> dict:
     return post_json(url, "/v3/kv/put", {"key": b64(key), "value": b64(value)}, timeout_s)
+
+
+def _context(url: str, ca_file: str | None):
+    """The TLS context for an https:// URL (trusting ca_file), None for http://."""
+    if not url.startswith("https://"):
+        return None
+    import ssl
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def status(url: str, timeout_s: float = 2.0) -> dict:
@@ -57,11 +67,12 @@ def status(url: str, timeout_s: float = 2.0) -> dict:
             "raft_term": int(st.get("raftTerm", 0)), "raft_index": int(st.get("raftIndex", 0))}
 
 
-def wait_healthy(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
+def wait_healthy(url: str, timeout_s: float = READY_TIMEOUT_S,
+                 ca_file: str | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            post_json(url, "/v3/kv/range", {"key": b64(b"a")}, timeout_s=2)
+            post_json(url, "/v3/kv/range", {"key": b64(b"a")}, timeout_s=2, ca_file=ca_file)
             return
         except (OSError, ValueError):  # refused, 5xx while there is no leader, half a body
             time.sleep(0.1)
@@ -73,11 +84,15 @@ class Member:
     included; one member alone is a cluster of one."""
 
     def __init__(self, kind: str, name: str, workdir: str, etcd_binary: str = "/usr/bin/etcd",
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), secure: bool = False,
+                 ca_file: str | None = None) -> None:
+        """secure: an https:// client URL (extra_args give the certificate), checked against
+        ca_file."""
         self.kind, self.name, self.workdir = kind, name, workdir
         self.etcd_binary, self.extra_args = etcd_binary, tuple(extra_args)
         self.client_port, self.peer_port, self.zmq_port = free_port(), free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.client_port}"
+        self.ca_file = ca_file
+        self.url = f"{'https' if secure else 'http'}://127.0.0.1:{self.client_port}"
         self.peer_url = f"http://127.0.0.1:{self.peer_port}"
         self.zmq_url = f"tcp://127.0.0.1:{self.zmq_port}"
         self.data_dir = os.path.join(workdir, f"{kind}-{name}")
@@ -116,7 +131,7 @@ class Member:
                 raise RuntimeError(f"{self.kind} {self.name} exited with {self.proc.returncode}:"
                                    f" {Path(self.log_path).read_text()[-2000:]}")
             try:
-                wait_healthy(self.url, timeout_s=1)
+                wait_healthy(self.url, timeout_s=1, ca_file=self.ca_file)
                 break
             except RuntimeError:
                 if time.monotonic() > deadline:
@@ -187,14 +202,15 @@ class Member:
 
 def start_cluster(kind: str, size: int, workdir: str, etcd_binary: str = "/usr/bin/etcd",
                   extra_args: tuple[str, ...] = (),
-                  prepare: Callable[[Member, list[Member]], None] | None = None
-                  ) -> list[Member]:
+                  prepare: Callable[[Member, list[Member]], None] | None = None,
+                  secure: bool = False, ca_file: str | None = None) -> list[Member]:
     """Start `size` members as one new cluster and wait until each serves. `prepare(member,
     members)` may adjust each member just before it launches (the robustness harness puts
     its peer links behind proxies there). On failure every member started so far is stopped
     before the error goes up."""
     names = ["bench"] if size == 1 else [f"m{i}" for i in range(1, size + 1)]
-    members = [Member(kind, n, workdir, etcd_binary, extra_args) for n in names]
+    members = [Member(kind, n, workdir, etcd_binary, extra_args, secure, ca_file)
+               for n in names]
     initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
     try:
         for m in members:

@@ -70,7 +70,9 @@ class AsyncZmqTransport:
             if fut is not None and not fut.done():
                 fut.set_result(ans)
 
-    async def call(self, method: str, request: object, timeout_s: float) -> object:
+    async def call(self, method: str, request: object, timeout_s: float,
+                   token: str | None = None) -> object:
+        """token: sent instead of the transport's."""
         if self._reader is None:
             self._reader = asyncio.ensure_future(self._read())
         rpc = RPCS[method]
@@ -78,8 +80,9 @@ class AsyncZmqTransport:
         fut = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
         doc = {"id": rid, "method": method, "request": convert.dump(request, "native")}
-        if self.token:
-            doc["token"] = self.token
+        token = self.token if token is None else token
+        if token:
+            doc["token"] = token
         await self.sock.send(msgpack.packb(doc, use_bin_type=True))
         try:
             ans = await asyncio.wait_for(fut, timeout_s)
@@ -108,6 +111,7 @@ class AsyncClient:
         self.timeout_s = timeout_s
         self.user, self.password = user, password
         self._logged_in = False
+        self._login_lock: asyncio.Lock | None = None  # concurrent first calls share one login
         schemes = {ep.scheme for ep in self.endpoints}
         if schemes <= {"grpc", "grpcs"}:
             from .grpc_transport import AsyncGrpcTransport  # grpclib is only loaded when used
@@ -130,23 +134,32 @@ class AsyncClient:
         if self.user is None or method == "Authenticate":
             return await transport.call(method, request, timeout_s)
         if not self._logged_in:
-            await self._login(timeout_s)
+            await self._login(timeout_s, None)
+        token = transport.token
         try:
             return await transport.call(method, request, timeout_s)
         except errors.ClientError as e:
             if not needs_login(e):
                 raise
-        await self._login(timeout_s)
+        await self._login(timeout_s, token)
         return await transport.call(method, request, timeout_s)
 
-    async def _login(self, timeout_s: float) -> None:
-        for t in self._native:
-            t.token = ""
-        resp = await self._native[self._current].call(
-            "Authenticate", AuthenticateRequest(self.user, self.password), timeout_s)
-        for t in self._native:
-            t.token = resp.token
-        self._logged_in = True
+    async def _login(self, timeout_s: float, refused: str | None) -> None:
+        """Log in, unless another call did while this one waited (`refused`: the token this
+        call was refused with; None: the first login)."""
+        if self._login_lock is None:
+            self._login_lock = asyncio.Lock()
+        async with self._login_lock:
+            current = self._native[self._current].token
+            if self._logged_in and current != refused:
+                return  # done meanwhile by another call
+            # without a token: a refused one would refuse the Authenticate too
+            resp = await self._native[self._current].call(
+                "Authenticate", AuthenticateRequest(self.user, self.password), timeout_s,
+                token="")
+            for t in self._native:
+                t.token = resp.token
+            self._logged_in = True
 
     def __getattr__(self, name: str):
         if name in _UNARY_HELPERS:

@@ -55,6 +55,7 @@ class Client(AuthCalls):
         self.user = user
         self.password = password
         self._token = ""
+        self._login_lock = threading.Lock()
         self.timeout_s = timeout_s
         self.dial_timeout_s = dial_timeout_s
         self.retry = retry
@@ -84,11 +85,16 @@ class Client(AuthCalls):
             if self._current == failed:
                 self._current = (failed + 1) % len(self._transports)
 
-    def _login(self, timeout_s: float | None) -> None:
-        self._set_token("")
-        resp = self._call("Authenticate", AuthenticateRequest(self.user, self.password),
-                          timeout_s)
-        self._set_token(resp.token)
+    def _login(self, timeout_s: float | None, refused: str | None = None) -> None:
+        """Log in, unless another thread did while this one waited (`refused`: the token its
+        call was refused with)."""
+        with self._login_lock:
+            if self._token and self._token != refused and refused is not None:
+                return
+            self._set_token("")  # a refused token would refuse the Authenticate too
+            resp = self._call("Authenticate", AuthenticateRequest(self.user, self.password),
+                              timeout_s)
+            self._set_token(resp.token)
 
     def _set_token(self, token: str) -> None:
         self._token = token
@@ -101,13 +107,14 @@ class Client(AuthCalls):
         if self.user is None or method == "Authenticate":
             return self._call(method, request, timeout_s)
         if not self._token:
-            self._login(timeout_s)
+            self._login(timeout_s, "")
+        token = self._token
         try:
             return self._call(method, request, timeout_s)
         except errors.ClientError as e:
             if not needs_login(e):
                 raise
-        self._login(timeout_s)
+        self._login(timeout_s, token)
         return self._call(method, request, timeout_s)
 
     def _call(self, method: str, request: object, timeout_s: float | None = None) -> object:

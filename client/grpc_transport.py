@@ -45,14 +45,17 @@ class AsyncGrpcTransport:
                 decoder(rpc.response, m.reply_type.DESCRIPTOR))
         return call
 
-    async def call(self, method: str, request: object, timeout_s: float) -> object:
+    async def call(self, method: str, request: object, timeout_s: float,
+                   token: str | None = None) -> object:
+        """token: sent instead of the transport's."""
+        token = self.token if token is None else token
         if self._channel is None:
             self._channel = Channel(self.endpoint.host, self.endpoint.port, ssl=self._ssl)
         path, m, encode, decode = self._call_of(method)
         try:
             async with self._channel.request(
                     path, m.cardinality, m.request_type, m.reply_type, timeout=timeout_s,
-                    metadata={"token": self.token} if self.token else None) as stream:
+                    metadata={"token": token} if token else None) as stream:
                 await stream.send_message(encode(request), end=True)
                 reply = await stream.recv_message()
                 await stream.recv_trailing_metadata()
