@@ -71,3 +71,36 @@ def test_restore_starts_a_new_cluster_with_the_snapshots_data(start_member, tmp_
     assert [x["ID"] for x in ok(new, "/v3/lease/leases", {})["leases"]] == [lease]
     put = ok(new, "/v3/kv/put", {"key": b64("new"), "value": b64("1")})
     assert int(put["header"]["revision"]) == int(before["header"]["revision"]) + 1
+
+
+def test_auth_comes_along_with_a_snapshot(start_member, tmp_path):
+    old = start_member("a1")
+    for args in (("user", "add", "root", "--new-user-password=rootpw"),
+                 ("user", "add", "alice", "--new-user-password=apw"), ("role", "add", "r"),
+                 ("role", "grant-permission", "r", "readwrite", "a/", "--prefix"),
+                 ("user", "grant-role", "alice", "r"), ("auth", "enable")):
+        p = petcdctl("--endpoints", old.url, *args)
+        assert p.returncode == 0, (args, p.stderr)
+    snap = tmp_path / "auth.db"
+    p = petcdctl("--endpoints", old.url, "snapshot", "save", str(snap))
+    assert "auth: user name is empty" in p.stderr  # root only, and this is nobody
+    p = petcdctl("--endpoints", old.url, "--user", "root:rootpw", "snapshot", "save", str(snap))
+    assert p.returncode == 0, p.stderr
+    old.stop()
+    peer = f"http://127.0.0.1:{free_port()}"
+    p = petcdctl("snapshot", "restore", str(snap), "--name", "b1",
+                 "--data-dir", str(tmp_path / "b1.petcd"), "--initial-cluster", f"b1={peer}",
+                 "--initial-advertise-peer-urls", peer)
+    assert p.returncode == 0, p.stderr
+    new = start_member("b1", extra_args=("--listen-peer-urls", peer,
+                                         "--initial-advertise-peer-urls", peer,
+                                         "--initial-cluster", f"b1={peer}"))
+    # auth is still on, with the same users, roles and permissions
+    assert petcdctl("--endpoints", new.url, "get", "a/x").stderr == \
+        "Error: etcdserver: user name is empty\n"
+    p = petcdctl("--endpoints", new.url, "--user", "alice:apw", "put", "a/x", "1")
+    assert p.returncode == 0, p.stderr
+    p = petcdctl("--endpoints", new.url, "--user", "alice:apw", "put", "b", "1")
+    assert p.stderr == "Error: etcdserver: permission denied\n"
+    p = petcdctl("--endpoints", new.url, "--user", "root:rootpw", "user", "list")
+    assert p.stdout == "alice\nroot\n"
