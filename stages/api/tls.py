@@ -5,9 +5,9 @@ Theory of operation. An `https://` client URL is served through one server-side 
 an `http://` one stays plain, as in etcd. The context offers ALPN `h2` and `http/1.1`, so that
 gRPC (which needs h2) and the HTTP gateway share the port as they do in the clear: the bytes
 that come out of the TLS layer are sniffed like plain ones (grpc/listener.py). With
---client-cert-auth a client must present a certificate signed by --trusted-ca-file (Go's
-RequireAndVerifyClientCert); with auth on, such a client that sends no token is the user
-named by its certificate's Common Name (etcd's AuthInfoFromTLS). --auto-tls makes a
+--trusted-ca-file a client must present a certificate signed by it (as etcd 3.4 requires);
+with --client-cert-auth and auth on, such a client that sends no token is the user named by
+its certificate's Common Name (etcd's AuthInfoFromTLS). --auto-tls makes a
 self-signed certificate for the member once, in `<data-dir>/fixtures/client/`, as etcd does;
 clients then need to skip verification (`--insecure-skip-tls-verify`).
 
@@ -40,8 +40,9 @@ def server_context(cfg) -> ssl.SSLContext | None:
     ctx.load_cert_chain(cert, key)
     ctx.set_alpn_protocols(ALPN)
     if cfg.trusted_ca_file:
+        # etcd 3.4 then requires a client certificate signed by it, --client-cert-auth or
+        # not (the flag adds the Common Name as the user)
         ctx.load_verify_locations(cfg.trusted_ca_file)
-    if cfg.client_cert_auth:
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
 

@@ -27,14 +27,15 @@ from .traffic import WORKLOADS
               show_default=True)
 @click.option("--fault", type=click.Choice([f.name for f in FAULTS]), default=None,
               help="default: drawn from the seed")
+@click.option("--secure", is_flag=True, help="TLS on the client URLs and auth on")
 @click.option("--report-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--fail-fast", is_flag=True)
-def main(seed, count, size, workload, kind, fault, report_dir, fail_fast) -> None:
+def main(seed, count, size, workload, kind, fault, secure, report_dir, fail_fast) -> None:
     runs = failed = ops = events = 0
     faults: dict[str, int] = {}
     started = time.monotonic()
     for s in range(seed, seed + count):
-        result = run(RunConfig(s, int(size), workload, kind, fault), report_dir)
+        result = run(RunConfig(s, int(size), workload, kind, fault, secure=secure), report_dir)
         click.echo(result.summary())
         runs += 1
         ops += result.operations

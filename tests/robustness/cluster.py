@@ -7,6 +7,11 @@ delay one direction of one link; etcd has no such override, so its runs use proc
 only. Everything a fault needs is here: find the leader, kill a member or one of its stage
 processes and restart it, arm a failpoint over /debug/failpoints, stop and continue a member's
 processes, and read each member's HashKV for the end-state check.
+
+With a Security (secure mode, secure.py) the members serve TLS on their client URLs and have
+auth on from before the first client request: every call here speaks https with the run's
+client certificate and carries a token, root's for the harness's own calls (membership,
+status, HashKV) and the traffic user's for the ops a run records (post's default).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from pathlib import Path
 
 from petcd.bench.servers import Member, find_leader, start_cluster, stop_all
 from tests.integration.proxy import LinkProxy
+from .secure import Security, start_secure_cluster
 
 RESTART_TIMEOUT_S = 60.0
 FAILPOINT_CALL_TIMEOUT_S = 30.0
@@ -32,10 +38,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _etcdctl_hash_kv(m: Member, revision: int) -> tuple[int, int] | str:
+def _etcdctl_hash_kv(m: Member, revision: int,
+                     security: Security | None) -> tuple[int, int] | str:
     # etcd 3.4's gateway has no HashKV route (it collides with Hash, reference/etcd-api.md
     # 2.x), so ask etcdctl, which speaks gRPC.
-    r = subprocess.run(["etcdctl", f"--endpoints={m.url}", "endpoint", "hashkv",
+    tls = security.etcdctl_args() if security is not None else []
+    r = subprocess.run(["etcdctl", f"--endpoints={m.url}", *tls, "endpoint", "hashkv",
                         f"--rev={revision}", "-w", "json"], capture_output=True, text=True,
                        env={**os.environ, "ETCDCTL_API": "3"}, timeout=10)
     if r.returncode != 0:
@@ -47,8 +55,9 @@ def _etcdctl_hash_kv(m: Member, revision: int) -> tuple[int, int] | str:
 class Cluster:
     def __init__(self, kind: str, size: int, workdir: Path, heartbeat_ms: int = 100,
                  election_ms: int = 1000, snapshot_count: int = 10_000,
-                 catch_up_entries: int = 5_000) -> None:
+                 catch_up_entries: int = 5_000, security: Security | None = None) -> None:
         self.kind, self.size, self.workdir = kind, size, workdir
+        self.security = security
         self.proxies: dict[tuple[str, str], LinkProxy] = {}
         args = ["--heartbeat-interval", str(heartbeat_ms), "--election-timeout", str(election_ms),
                 "--snapshot-count", str(snapshot_count)]
@@ -63,9 +72,14 @@ class Cluster:
     # -- life -----------------------------------------------------------------------------------
     def start(self) -> Cluster:
         proxied = self.kind == "petcd" and self.size > 1
-        self.members = start_cluster(self.kind, self.size, str(self.workdir),
-                                     extra_args=self.args,
-                                     prepare=self._dial_through_proxies if proxied else None)
+        prepare = self._dial_through_proxies if proxied else None
+        if self.security is None:
+            self.members = start_cluster(self.kind, self.size, str(self.workdir),
+                                         extra_args=self.args, prepare=prepare)
+            return self
+        self.members = start_secure_cluster(self.security, self.kind, self.size,
+                                            str(self.workdir), self.args, prepare)
+        self.security.enable_auth(self.leader())   # on failure, the caller's stop() runs
         return self
 
     def _dial_through_proxies(self, m: Member, members: list[Member]) -> None:
@@ -97,7 +111,12 @@ class Cluster:
                 if os.path.exists(m.log_path) else "" for m in self.members}
 
     # -- questions --------------------------------------------------------------------------
-    def post(self, m: Member, path: str, body: dict, timeout_s: float = 2.0) -> tuple[int, dict]:
+    def post(self, m: Member, path: str, body: dict, timeout_s: float = 2.0,
+             root: bool = False) -> tuple[int, dict]:
+        """One gateway call; secure: as root, or as the traffic user (a recorded op)."""
+        if self.security is not None:
+            s = self.security
+            return s.post(m.client_port, path, body, timeout_s, s.root if root else s.client)
         conn = http.client.HTTPConnection("127.0.0.1", m.client_port, timeout=timeout_s)
         try:
             conn.request("POST", path, json.dumps(body).encode())
@@ -113,7 +132,7 @@ class Cluster:
         connected to every voter for 5 s (etcd's strict reconfiguration check)."""
         deadline = time.monotonic() + timeout_s
         while True:
-            status, doc = self.post(m, path, body, timeout_s=10.0)
+            status, doc = self.post(m, path, body, timeout_s=10.0, root=True)
             if status == 200:
                 return doc
             if "unhealthy cluster" not in str(doc) or time.monotonic() > deadline:
@@ -125,14 +144,30 @@ class Cluster:
         return int(next(x["ID"] for x in members if x.get("name") == name))
 
     def leader(self, timeout_s: float = 30.0) -> Member:
-        return find_leader(self.members, timeout_s)
+        if self.security is None:
+            return find_leader(self.members, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:   # bench's find_leader, over https as root
+            for m in self.members:
+                if m.proc is None or m.proc.poll() is not None:
+                    continue
+                try:
+                    status, doc = self.post(m, "/v3/maintenance/status", {}, root=True)
+                except (OSError, http.client.HTTPException, ValueError):
+                    continue
+                leader = int(doc.get("leader", 0)) if status == 200 else 0
+                if leader and leader == int(doc["header"]["member_id"]):
+                    return m
+            time.sleep(0.1)
+        raise RuntimeError("no leader")
 
     def hash_kv(self, m: Member, revision: int) -> tuple[int, int] | str:
         """(hash, compact_revision) at `revision`, or the error text."""
         if self.kind == "etcd":
-            return _etcdctl_hash_kv(m, revision)
+            return _etcdctl_hash_kv(m, revision, self.security)
         try:
-            status, doc = self.post(m, "/v3/maintenance/hashkv", {"revision": str(revision)})
+            status, doc = self.post(m, "/v3/maintenance/hashkv", {"revision": str(revision)},
+                                    root=True)
         except (OSError, ValueError) as e:
             return f"{type(e).__name__}: {e}"
         if status != 200:
@@ -183,8 +218,12 @@ class Cluster:
         # Generous: a sleep armed in the api stage holds its one event loop at every hit, so
         # with several watchers to send to, the disarm waits a second behind each of them
         # (seed 11059: 7 s behind watch.before_send=sleep(1000) with 6 watchers).
-        conn = http.client.HTTPConnection("127.0.0.1", m.client_port,
-                                          timeout=FAILPOINT_CALL_TIMEOUT_S)
+        if self.security is not None:
+            conn = self.security.connection("127.0.0.1", m.client_port,
+                                            FAILPOINT_CALL_TIMEOUT_S)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", m.client_port,
+                                              timeout=FAILPOINT_CALL_TIMEOUT_S)
         try:
             if term is None:
                 conn.request("DELETE", f"/debug/failpoints/{name}")

@@ -8,6 +8,10 @@ watcher to reach that write, and every member to agree on HashKV at its revision
 history is checked: linearizability of all client operations, then every watch stream, then
 serializable reads. A failing run saves everything needed to look at it (the raw history,
 the watch streams, the members' logs) in its report directory and says where.
+
+A secure run (secure=True, secure.py) does all of that with TLS on the client URLs and auth
+on: the same seed draws the same choices as without, and the seed's cluster gets its users
+before the first client request.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from .cluster import Cluster
 from .traffic import Traffic, RawOp, b64
 from .history import save as save_history
 from .history_of import history_of
+from .secure import Security
 from .verify import verify
 from .watchers import start_watchers
 
@@ -42,10 +47,11 @@ class RunConfig:
     kind: str = "petcd"
     fault: str | None = None       # None: drawn from the seed
     traffic_s: float = 1.0
+    secure: bool = False           # TLS on the client URLs and auth on (secure.py)
 
     def describe(self) -> str:
         return (f"seed={self.seed} kind={self.kind} size={self.size} workload={self.workload} "
-                f"fault={self.fault or 'random'}")
+                f"fault={self.fault or 'random'}{' secure' if self.secure else ''}")
 
 
 @dataclass
@@ -80,18 +86,20 @@ def run(cfg: RunConfig, report_root: Path | None = None) -> RunResult:
     candidates = fault_mod.applicable(cfg.kind, cfg.size)
     fault = fault_mod.by_name(cfg.fault) if cfg.fault else rng.choice(candidates)
     workdir = Path(tempfile.mkdtemp(prefix=f"petcd-robustness-{cfg.seed}-"))
+    security = Security(workdir / "tls") if cfg.secure else None
     cluster = Cluster(cfg.kind, cfg.size, workdir, heartbeat, election, snapshot_count,
-                      catch_up)
+                      catch_up, security)
     traffic = watchers = None
     extra_ops: list[RawOp] = []
     try:
         cluster.start()
-        traffic = Traffic(cluster.urls(), cfg.workload, rng)
+        traffic = Traffic(cluster.urls(), cfg.workload, rng, security=security)
         traffic.start()
         start = time.monotonic()
         while traffic.max_revision() == 0 and time.monotonic() - start < LIVENESS_TIMEOUT_S:
             time.sleep(0.01)
-        watchers = start_watchers(cluster.ports(), traffic.max_revision(), rng)
+        watchers = start_watchers(cluster.ports(), traffic.max_revision(), rng,
+                                  security=security)
         time.sleep(cfg.traffic_s + rng.uniform(-0.2, 0.2))
         result.qps = traffic.count() / (time.monotonic() - start)
         if result.qps < MIN_QPS:
@@ -198,7 +206,8 @@ def _log_problems(logs: dict[str, str]) -> list[str]:
 
 def _save(root: Path | None, cfg: RunConfig, result: RunResult, history, logs) -> Path:
     root = root or Path(tempfile.gettempdir()) / "petcd-robustness-reports"
-    out = root / f"seed-{cfg.seed}-{cfg.kind}-{cfg.size}-{cfg.workload}"
+    out = root / f"seed-{cfg.seed}-{cfg.kind}-{cfg.size}-{cfg.workload}" \
+        f"{'-secure' if cfg.secure else ''}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps({
         "config": cfg.__dict__, "fault": result.fault, "problems": result.problems}, indent=1))

@@ -1,6 +1,7 @@
 """The robustness matrix (issue 7): each run starts a cluster, loads it, injects one fault
 drawn from its seed, heals, and checks the history. The short matrix runs by default; the
-slow one (`-m slow`) repeats every scenario with many seeds."""
+slow one (`-m slow`) repeats every scenario with many seeds. The secure ones run the same
+with TLS on the client URLs and auth on (secure.py)."""
 import os
 import shutil
 
@@ -36,12 +37,39 @@ def test_the_harness_passes_real_etcd(fault, tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs etcd 3.4 (apt-get install "
+                                                        "etcd-server etcd-client)")
+@pytest.mark.parametrize("fault", ["kill_member", "pause_member"])
+def test_the_harness_passes_real_etcd_secure(fault, tmp_path):
+    """The secure instrument too: TLS, tokens, logins again after a restart, root's calls."""
+    check(RunConfig(seed=7, size=3, workload="etcd", kind="etcd", fault=fault, secure=True),
+          tmp_path)
+
+
+@pytest.mark.integration
+def test_secure_cluster(tmp_path):
+    """TLS on the client URLs and auth on, and a member killed: its tokens die with it, so
+    the clients, watchers and the harness log in again mid-run, and every check passes."""
+    check(RunConfig(seed=1, size=3, workload="etcd", fault="kill_member", secure=True),
+          tmp_path)
+
+
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("size,workload", SCENARIOS)
 @pytest.mark.parametrize("i", range(SLOW_RUNS_PER_SCENARIO))
 def test_slow_matrix(size, workload, i, tmp_path):
     check(RunConfig(seed=10_000 * size + 1000 * SCENARIOS.index((size, workload)) + i,
                     size=size, workload=workload), tmp_path)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("size,workload", SCENARIOS)
+@pytest.mark.parametrize("i", range(int(os.environ.get("PETCD_ROBUSTNESS_SECURE_RUNS", "10"))))
+def test_secure_slow_matrix(size, workload, i, tmp_path):
+    check(RunConfig(seed=50_000 + 1000 * SCENARIOS.index((size, workload)) + i, size=size,
+                    workload=workload, secure=True), tmp_path)
 
 
 # Faults asked for by name (never drawn by a seed): F11, every member killed at once; F9, a

@@ -9,6 +9,10 @@ the monotonic call and return times, and the parsed answer, or the error when th
 records into the checker's history; keeping them raw makes a saved report replayable.
 
 The same traffic runs against petcd and etcd (prove the instrument first, issue 7).
+
+Secure mode (secure.py): the clients speak https and send the traffic user's token, the
+compactor root's (compaction is root's); a request refused for its token is sent again after
+a new login within the same op, as clientv3 retries within one call.
 """
 from __future__ import annotations
 
@@ -16,9 +20,12 @@ import base64
 import http.client
 import json
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+
+from .secure import RELOGINS, Login, Security, refused
 
 KEYS = tuple(f"key{i}" for i in range(10))
 PREFIX, PREFIX_END = "key", "kez"
@@ -69,6 +76,8 @@ class Client:
     # key -> mod_revision last seen, for compare-and-set writes.
     seen_mod: dict[str, int] = field(default_factory=dict)
     leases: list[int] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None   # secure mode: https, with the run's client certificate
+    login: Login | None = None          # secure mode: whose token each request carries
     _member: int = 0
     _conn: http.client.HTTPConnection | None = None
 
@@ -76,7 +85,13 @@ class Client:
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
             host, port = self.urls[self._member].rsplit("//", 1)[1].rsplit(":", 1)
-            self._conn = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT_S)
+            if self.tls is None:
+                self._conn = http.client.HTTPConnection(host, int(port),
+                                                        timeout=REQUEST_TIMEOUT_S)
+            else:
+                self._conn = http.client.HTTPSConnection(host, int(port),
+                                                         timeout=REQUEST_TIMEOUT_S,
+                                                         context=self.tls)
         return self._conn
 
     def _fail_over(self) -> None:
@@ -90,25 +105,33 @@ class Client:
         op = RawOp(self.client_id, self.names[self._member], route, body, time.monotonic_ns())
         self.ops.append(op)
         conn = self._connection()
-        if conn.sock is None:
-            try:
-                conn.connect()
-            except OSError as e:
-                # Refused or unreachable: the request never left, so it did not happen (and
-                # is left out of the history, as a failed read is).
-                op.sent = False
-                op.error = f"not sent: {type(e).__name__}: {e}"
-                self._fail_over()
-                time.sleep(FAILURE_BACKOFF_S)
-                return op
+        token = None
         try:
-            conn.request("POST", route, json.dumps(body).encode(),
-                         {"Content-Type": "application/json"})
-            resp = conn.getresponse()
-            data = resp.read()
+            if conn.sock is None:
+                conn.connect()
+            if self.login is not None:   # a login that fails sends nothing either
+                token = self.login.token(self.urls[self._member], REQUEST_TIMEOUT_S)
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            # Refused or unreachable: the request never left, so it did not happen (and
+            # is left out of the history, as a failed read is).
+            op.sent = False
+            op.error = f"not sent: {type(e).__name__}: {e}"
+            self._fail_over()
+            time.sleep(FAILURE_BACKOFF_S)
+            return op
+        try:
+            status, answer = self._exchange(conn, route, body, token)
+            for _ in range(RELOGINS if self.login is not None else 0):
+                if not refused(status, answer):
+                    break
+                # Refused before anything was applied: log in again and send it once more.
+                try:
+                    token = self.login.renew(token, self.urls[self._member], REQUEST_TIMEOUT_S)
+                except (OSError, http.client.HTTPException, ValueError):
+                    break    # the refusal is the answer (an unknown outcome to the checker)
+                status, answer = self._exchange(conn, route, body, token)
             op.return_ns = time.monotonic_ns()
-            op.status = resp.status
-            op.answer = json.loads(data) if data else {}
+            op.status, op.answer = status, answer
         except (OSError, http.client.HTTPException, ValueError) as e:
             op.return_ns = None
             op.error = f"{type(e).__name__}: {e}"
@@ -123,6 +146,17 @@ class Client:
             rev = int(op.answer.get("header", {}).get("revision", 0))
             self.last_revision = max(self.last_revision, rev)
         return op
+
+    @staticmethod
+    def _exchange(conn: http.client.HTTPConnection, route: str, body: dict,
+                  token: str | None) -> tuple[int, dict]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = token
+        conn.request("POST", route, json.dumps(body).encode(), headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, json.loads(data) if data else {}
 
     def close(self) -> None:
         if self._conn is not None:
@@ -273,8 +307,10 @@ class Traffic:
 
     def __init__(self, urls: dict[str, str], workload: str, rng: random.Random,
                  pinned_per_member: int = 2, cluster_wide: int = 2,
-                 compaction: bool = True, max_qps: float = 300.0) -> None:
+                 compaction: bool = True, max_qps: float = 300.0,
+                 security: Security | None = None) -> None:
         names = list(urls)
+        tls = security.context if security is not None else None
         self.clients: list[Client] = []
         for i in range(pinned_per_member * len(names) + cluster_wide):
             if i < pinned_per_member * len(names):
@@ -284,11 +320,13 @@ class Traffic:
                 start = i % len(names)
                 order = names[start:] + names[:start]
             self.clients.append(Client(i + 1, [urls[n] for n in order], order,
-                                       random.Random(rng.random()), workload))
+                                       random.Random(rng.random()), workload, tls=tls,
+                                       login=security.client if security else None))
         self.compactor = None
         if compaction:
             c = Client(len(self.clients) + 1, [urls[n] for n in names], names,
-                       random.Random(rng.random()), workload)
+                       random.Random(rng.random()), workload, tls=tls,
+                       login=security.root if security else None)
             self.clients.append(c)
             self.compactor = Compactor(c)
         # Each client keeps its share of max_qps: histories stay small enough to check.

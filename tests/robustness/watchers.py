@@ -7,6 +7,11 @@ response is recorded with its receive time. When a stream breaks (its member was
 cut off), the watcher opens a new one on the next member, resuming after the last revision it
 saw; each stream is checked on its own (watch_check.py). At the end the watcher runs until it
 has seen `until_revision` (the run's last write), so reliability covers the whole run.
+
+Secure mode (secure.py): streams go over TLS with the traffic user's token. A watch refused
+for its token (its member restarted) answers created and canceled with the refusal as its
+cancel reason, before any event: that stream delivered nothing, so it is dropped, and the
+watcher logs in again and opens it once more on the same member.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from tests.conformance.watch_client import WatchConn
+from .secure import RELOGIN_MESSAGES, Security
 from .traffic import PREFIX, PREFIX_END, b64
 
 READ_TIMEOUT_S = 1.0
@@ -32,10 +38,15 @@ class RawStream:
     error: str | None = None
 
 
+class TokenRefused(Exception):
+    """The member refused the stream's token: log in again and reopen it there."""
+
+
 class Watcher:
     def __init__(self, watcher_id: int, ports: dict[str, int], names: list[str],
-                 start_revision: int) -> None:
+                 start_revision: int, security: Security | None = None) -> None:
         self.watcher_id = watcher_id
+        self.security = security
         self.ports = ports
         self.names = names
         self.next_revision = start_revision
@@ -57,6 +68,9 @@ class Watcher:
             self.streams.append(stream)
             try:
                 self._follow(stream, self.ports[name])
+            except TokenRefused:
+                self.streams.remove(stream)   # created and canceled at once: nothing seen
+                time.sleep(0.1)
             except (OSError, EOFError, ValueError, ConnectionError) as e:
                 stream.error = f"{type(e).__name__}: {e}"
                 member += 1
@@ -65,8 +79,15 @@ class Watcher:
     def _done(self) -> bool:
         return self.until_revision is not None and self.last_revision >= self.until_revision
 
+    def _connect(self, port: int) -> tuple[WatchConn, str | None]:
+        if self.security is None:
+            return WatchConn(port, timeout_s=READ_TIMEOUT_S), None
+        login = self.security.client
+        token = login.token(f"https://127.0.0.1:{port}", READ_TIMEOUT_S * 2)
+        return self.security.watch_conn(port, token, READ_TIMEOUT_S), token
+
     def _follow(self, stream: RawStream, port: int) -> None:
-        conn = WatchConn(port, timeout_s=READ_TIMEOUT_S)
+        conn, token = self._connect(port)
         try:
             create = {"key": b64(PREFIX), "range_end": b64(PREFIX_END), "prev_kv": True,
                       "progress_notify": True}
@@ -80,6 +101,11 @@ class Watcher:
                 result = msg.get("result")
                 if result is None:
                     raise ConnectionError(f"watch error: {msg}")
+                if token is not None and result.get("canceled") and \
+                        any(m in result.get("cancel_reason", "") for m in RELOGIN_MESSAGES):
+                    self.security.client.renew(token, f"https://127.0.0.1:{port}",
+                                               READ_TIMEOUT_S * 2)
+                    raise TokenRefused(result["cancel_reason"])
                 stream.responses.append((time.monotonic_ns(), result))
                 events = result.get("events", [])
                 if events:
@@ -112,11 +138,12 @@ class Watcher:
 
 
 def start_watchers(ports: dict[str, int], current_revision: int, rng: random.Random,
-                   per_member: int = 1, cluster_wide: int = 1) -> list[Watcher]:
+                   per_member: int = 1, cluster_wide: int = 1,
+                   security: Security | None = None) -> list[Watcher]:
     names = list(ports)
     watchers = []
     for i in range(per_member * len(names) + cluster_wide):
         order = names[i % len(names):] + names[:i % len(names)]
         start = max(1, current_revision + rng.randint(-100, 100))
-        watchers.append(Watcher(i + 1, ports, order, start).start())
+        watchers.append(Watcher(i + 1, ports, order, start, security).start())
     return watchers
