@@ -203,14 +203,17 @@ class Member:
 def start_cluster(kind: str, size: int, workdir: str, etcd_binary: str = "/usr/bin/etcd",
                   extra_args: tuple[str, ...] = (),
                   prepare: Callable[[Member, list[Member]], None] | None = None,
-                  secure: bool = False, ca_file: str | None = None) -> list[Member]:
+                  secure: bool = False, ca_file: str | None = None,
+                  make_member: Callable[[str], Member] | None = None) -> list[Member]:
     """Start `size` members as one new cluster and wait until each serves. `prepare(member,
     members)` may adjust each member just before it launches (the robustness harness puts
-    its peer links behind proxies there). On failure every member started so far is stopped
+    its peer links behind proxies there); make_member(name): a Member of a kind of its own
+    (the harness's secure members). On failure every member started so far is stopped
     before the error goes up."""
     names = ["bench"] if size == 1 else [f"m{i}" for i in range(1, size + 1)]
-    members = [Member(kind, n, workdir, etcd_binary, extra_args, secure, ca_file)
-               for n in names]
+    make = make_member or (lambda n: Member(kind, n, workdir, etcd_binary, extra_args, secure,
+                                            ca_file))
+    members = [make(n) for n in names]
     initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
     try:
         for m in members:

@@ -80,6 +80,12 @@ def allowed(perms: UserPerms, key: bytes, range_end: bytes, write: bool) -> bool
     return _allowed(perms.write if write else perms.read, key, range_end)
 
 
+def op_allowed(perms: UserPerms, op: object) -> bool:
+    """Whether every permission `op` needs (checks_of) is granted."""
+    return all(allowed(perms, key, range_end, write)
+               for key, range_end, write in checks_of(op))
+
+
 def checks_of(op: object) -> Iterator[tuple[bytes, bytes, bool]]:
     """(key, range_end, write) for every permission the op needs (not those of the keys its
     lease holds, which only apply knows)."""

@@ -208,11 +208,8 @@ class AuthService:
         u, perms = self._user(user)
         if u is None:
             raise _err(ErrPermissionDenied)
-        if u.is_root:
-            return
-        for key, range_end, write in auth_perm.checks_of(op):
-            if not auth_perm.allowed(perms, key, range_end, write):
-                raise _err(ErrPermissionDenied)
+        if not u.is_root and not auth_perm.op_allowed(perms, op):
+            raise _err(ErrPermissionDenied)
 
     def watch_refusal(self, token: str, key: bytes, range_end: bytes,
                       cert_user: str = "") -> str | None:

@@ -144,12 +144,11 @@ class PermCache:
         return found
 
 
-def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None,
-          cache: PermCache | None = None) -> None:
-    """Raise etcd's error unless `user` (as of `auth_revision`) may do `op`; lease_keys(id):
-    the keys attached to a lease, for a put that attaches one and for a lease revoke."""
+def _perms_to_check(txn, db, user: str, auth_revision: int, cache: PermCache | None):
+    """etcd's isOpPermitted up to the key checks: the user's permissions, None for root (or
+    with auth off: nothing to check), or etcd's error."""
     if not enabled(txn, db):
-        return
+        return None
     if auth_revision == 0:
         raise _err(ErrUserEmpty)
     current = revision(txn, db)
@@ -158,11 +157,18 @@ def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None,
     u, perms = (cache or PermCache()).get(txn, db, user, current)
     if u is None:
         raise _err(ErrPermissionDenied)
-    if u.is_root:
+    return None if u.is_root else perms
+
+
+def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None,
+          cache: PermCache | None = None) -> None:
+    """Raise etcd's error unless `user` (as of `auth_revision`) may do `op`; lease_keys(id):
+    the keys attached to a lease, for a put that attaches one and for a lease revoke."""
+    perms = _perms_to_check(txn, db, user, auth_revision, cache)
+    if perms is None:
         return
-    for key, range_end, write in auth_perm.checks_of(op):
-        if not auth_perm.allowed(perms, key, range_end, write):
-            raise _err(ErrPermissionDenied)
+    if not auth_perm.op_allowed(perms, op):
+        raise _err(ErrPermissionDenied)
     if lease_keys is not None:
         for lease in auth_perm.leases_of(op):
             for key in lease_keys(lease):
@@ -173,18 +179,11 @@ def check(txn, db, user: str, auth_revision: int, op: object, lease_keys=None,
 def check_lease_revoke(txn, db, user: str, auth_revision: int, keys) -> None:
     """A lease revoke deletes the lease's keys: the user must be able to write every one (so
     a lease without keys may be revoked by anyone, as in etcd)."""
-    if not keys or not enabled(txn, db):
+    if not keys:
         return
-    if auth_revision == 0:
-        raise _err(ErrUserEmpty)
-    if auth_revision < revision(txn, db):
-        raise _err(ErrAuthOldRevision)
-    u = get_user(txn, db, user)
-    if u is None:
-        raise _err(ErrPermissionDenied)
-    if u.is_root:
+    perms = _perms_to_check(txn, db, user, auth_revision, None)
+    if perms is None:
         return
-    perms = user_perms(txn, db, u)
     for key in keys:
         if not auth_perm.allowed(perms, key, b"", True):
             raise _err(ErrPermissionDenied)

@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from petcd.bench.servers import Member, stop_all
+from petcd.bench.servers import Member, start_cluster
 from tests.conformance.watch_client import WatchConn
 from tests.integration.tls_certs import CA
 
@@ -221,21 +221,9 @@ class SecureMember(Member):
 def start_secure_cluster(security: Security, kind: str, size: int, workdir: str,
                          extra_args: tuple[str, ...], prepare) -> list[Member]:
     """bench's start_cluster, with SecureMembers: the same names, flags and prepare hook."""
-    names = ["bench"] if size == 1 else [f"m{i}" for i in range(1, size + 1)]
-    members = [SecureMember(security, kind, n, workdir, extra_args) for n in names]
-    initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
-    try:
-        for m in members:
-            m.initial_cluster = initial
-            if prepare is not None:
-                prepare(m, members)
-            m.launch()
-        for m in members:
-            m.wait_ready()
-    except BaseException:
-        stop_all(members)
-        raise
-    return members
+    return start_cluster(kind, size, workdir, extra_args=extra_args, prepare=prepare,
+                         make_member=lambda n: SecureMember(security, kind, n, workdir,
+                                                            extra_args))
 
 
 class TLSWatchConn(WatchConn):
