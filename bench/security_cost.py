@@ -11,7 +11,9 @@ certificate, ECDSA P-256, that the clients trust; no auth). `petcd-bench put` dr
 grpcs://, so one tool drives both kinds) in two workloads: 64 clients on 4 connections
 (throughput), and 1 client on 1 connection (latency; a tenth of --total puts). The rounds take
 the three modes in turn, so that a slow phase of the machine does not land on one mode only;
-the table has the median of the rounds and each mode's cost against `plain`. The goal for
+the table has the median of the rounds and each mode's cost against `plain`, in throughput
+or latency and in the server's CPU per put (every process of the member, from /proc: on a
+shared 2-core machine it moves much less with other load than throughput does). The goal for
 auth with simple tokens is at most 10% more per put.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import tempfile
 from .grpc_compare import git_commit
 from petcd.stages.api.tls import self_signed
 from .servers import post_json, start_cluster, stop_all
+from .stage_cpu import cpu_s
 
 # name -> (connections, clients, share of --total)
 WORKLOADS = {"put-4x64": ("4", "64", 1.0), "put-1x1": ("1", "1", 0.1)}
@@ -56,16 +59,26 @@ def make_certs(directory: str) -> tuple[str, str, str]:
     return cert, cert, key
 
 
-def run_put(endpoint: str, conns: str, clients: str, total: int, extra: list[str]) -> dict:
+def member_cpu_s(m) -> float:
+    """User + system CPU seconds of the member's processes so far (petcd: its stages)."""
+    pids = m.stage_pids().values() if m.kind == "petcd" else [m.proc.pid]
+    return sum(cpu_s(p) for p in pids)
+
+
+def run_put(endpoint: str, conns: str, clients: str, total: int, extra: list[str],
+            member=None) -> dict:
     cmd = [sys.executable, "-m", "petcd.bench.benchmark", "--endpoints", endpoint,
            "--conns", conns, "--clients", clients, *extra, "put", "--total", str(total),
            "--key-size", "8", "--val-size", "256", "--key-space-size", "10000"]
+    before = member_cpu_s(member) if member is not None else 0.0
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800).stdout
+    cpu_us = (member_cpu_s(member) - before) / total * 1e6 if member is not None else 0.0
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     avg = re.search(r"Average:\s+([\d.]+) secs", out)
     if not rps or not avg:
         raise RuntimeError(f"no report from {shlex.join(cmd)}:\n{out[-2000:]}")
-    return {"rps": float(rps.group(1)), "avg_ms": float(avg.group(1)) * 1000}
+    return {"rps": float(rps.group(1)), "avg_ms": float(avg.group(1)) * 1000,
+            "cpu_us": cpu_us}
 
 
 def main() -> None:
@@ -100,7 +113,8 @@ def main() -> None:
                         for mode in MODES:
                             endpoint, extra = how[mode]
                             r = run_put(endpoint, conns, clients,
-                                        max(100, int(args.total * share)), extra)
+                                        max(100, int(args.total * share)), extra,
+                                        members[mode])
                             results.setdefault((kind, name, mode), []).append(r)
                             print(kind, name, mode, r, file=sys.stderr)
             finally:
@@ -121,6 +135,16 @@ def main() -> None:
 
             print(f"| {kind} | {name} | {med['plain']:,.1f} {unit} | {med['auth']:,.1f} {unit} "
                   f"| {cost('auth')} | {med['tls']:,.1f} {unit} | {cost('tls')} |")
+    print("\nServer CPU per put (user + system of the member's processes, us):\n")
+    print("| server | workload | plain | auth on | cost | TLS | cost |")
+    print("|---|---|---|---|---|---|---|")
+    for kind in ("petcd", "etcd"):
+        for name in WORKLOADS:
+            c = {mode: statistics.median(r["cpu_us"] for r in results[(kind, name, mode)])
+                 for mode in MODES}
+            print(f"| {kind} | {name} | {c['plain']:,.0f} | {c['auth']:,.0f} | "
+                  f"{c['auth'] / c['plain'] - 1:+.1%} | {c['tls']:,.0f} | "
+                  f"{c['tls'] / c['plain'] - 1:+.1%} |")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import time
 
-import jwt
-
 from petcd.common.config import go_duration_s
 
 DEFAULT_TTL_S = 300.0
@@ -45,6 +43,7 @@ def parse_options(text: str) -> dict[str, str] | None:
 
 class JwtTokens:
     def __init__(self, options: dict[str, str]) -> None:
+        import jwt  # PyJWT and cryptography load only for a member that uses JWTs
         method = options.get("sign-method", "")
         if method == "none":
             raise JwtError("--auth-token: sign-method none is not allowed")
@@ -87,12 +86,14 @@ class JwtTokens:
         return self._sign_key is not None
 
     def assign(self, username: str, revision: int) -> str:
+        import jwt
         claims = {"username": username, "revision": revision,
                   "exp": int(time.time() + self.ttl_s)}
         return jwt.encode(claims, self._sign_key, algorithm=self.algorithm)
 
     def info(self, token: str) -> tuple[str, int] | None:
         """(username, revision) of a valid token, None for any other."""
+        import jwt
         try:
             claims = jwt.decode(token, self._verify_key, algorithms=[self.algorithm],
                                 options={"require": ["exp"]})

@@ -96,6 +96,7 @@ def test_datascale_passes_against_petcd(member):
     assert prefix_count(member, "/etcdctl-check-datascale/") == 0
 
 
+@pytest.mark.slow
 def test_datascale_runs_against_etcd():
     # The same command against a real etcd: its output is etcdctl's.
     if shutil.which("etcd") is None:

@@ -60,7 +60,8 @@ def wait_converged(members, timeout_s: float = 30):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("victim", ["member", "api", "raft", "wal", "transport", "apply"])
+# The default run kills the whole member; every stage's own kill runs with -m slow.
+@pytest.mark.parametrize("victim", ['member', pytest.param('api', marks=pytest.mark.slow), pytest.param('raft', marks=pytest.mark.slow), pytest.param('wal', marks=pytest.mark.slow), pytest.param('transport', marks=pytest.mark.slow), pytest.param('apply', marks=pytest.mark.slow)])
 def test_kill_9_the_leader_under_load(start_cluster, victim):
     """kill -9 the whole leader, or one of its stage processes (the member then stops)."""
     members = start_cluster(3, extra_args=("--heartbeat-interval", "50",

@@ -125,9 +125,15 @@ def replay(scenario: dict, argv: list[str], member, known_stdout: dict, *, env=N
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("scenario", [s for s in RECORDED["scenarios"]
-                                      if not set(s["needs"]) & UNSUPPORTED],
-                         ids=lambda s: s["name"])
+# The longest scenarios (each step is a petcdctl process) run with -m slow; the real etcdctl
+# replays all of them by default (test_etcdctl_conformance.py).
+SLOW_SCENARIOS = {"auth_users", "members", "lease_ops", "maintenance", "cluster"}
+
+
+@pytest.mark.parametrize("scenario", [
+    pytest.param(s, marks=pytest.mark.slow) if s["name"] in SLOW_SCENARIOS else s
+    for s in RECORDED["scenarios"] if not set(s["needs"]) & UNSUPPORTED],
+    ids=lambda s: s["name"])
 def test_ctl_matches_etcdctl(start_member, tmp_path, scenario):
     m = start_member(name="conformance")
     replay(scenario, [sys.executable, "-m", "petcd.ctl"], m, KNOWN_STDOUT, cwd=tmp_path,

@@ -32,6 +32,7 @@ def _free_offset() -> int:
     raise AssertionError("no free port offset")
 
 
+@pytest.mark.slow
 def test_dev_cluster(tmp_path):
     offset = _free_offset()
     log = open(tmp_path / "cluster.log", "wb")

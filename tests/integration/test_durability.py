@@ -63,7 +63,8 @@ def _check_all_present(member, acked: dict[str, int]) -> None:
     assert revs == list(range(2, 2 + len(revs)))
 
 
-@pytest.mark.parametrize("victim", ["api", "raft", "wal", "apply", "transport", "all"])
+# The default run kills every process at once; each stage alone runs with -m slow.
+@pytest.mark.parametrize("victim", [pytest.param('api', marks=pytest.mark.slow), pytest.param('raft', marks=pytest.mark.slow), pytest.param('wal', marks=pytest.mark.slow), pytest.param('apply', marks=pytest.mark.slow), pytest.param('transport', marks=pytest.mark.slow), 'all'])
 def test_kill_9_under_load_loses_no_acknowledged_write(victim, start_member):
     m = start_member(name=f"kill-{victim}")
     writer = Writer(m)

@@ -78,6 +78,7 @@ def test_followers_serve_leases_from_the_leaders_lessor(start_cluster):
               what="the revoke on every member")
 
 
+@pytest.mark.slow
 def test_a_leader_change_keeps_the_remaining_ttl(start_cluster):
     members = start_cluster(3, extra_args=("--heartbeat-interval", "50",
                                            "--election-timeout", "500",

@@ -175,6 +175,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_member_removed_while_down_stops_when_it_comes_back(start_cluster):
     members = start_cluster(3, extra_args=FAST)
     poll(lambda: leader_of(members), "a leader")

@@ -23,7 +23,7 @@ def isolate(name: str, proxies: dict, heal: bool = False) -> None:
             p.heal() if heal else p.cut()
 
 
-@pytest.mark.parametrize("victim", ["leader", "follower"])
+@pytest.mark.parametrize("victim", ["leader", pytest.param("follower", marks=pytest.mark.slow)])
 def test_minority_refuses_and_rejoins(victim, start_cluster):
     proxies: dict = {}
     members = start_cluster(3, extra_args=ARGS, proxies=proxies)

@@ -55,6 +55,7 @@ def test_stopped_follower_catches_up_by_snapshot(start_cluster):
     assert len(hashes) == 1
 
 
+@pytest.mark.slow
 def test_restarted_follower_keeps_the_installed_snapshot(start_cluster):
     members = start_cluster(3, extra_args=SNAPSHOT_ARGS)
     lead = wait_for_leader(members)

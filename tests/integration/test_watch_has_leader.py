@@ -32,6 +32,7 @@ def create(key: str) -> str:
     return json.dumps({"create_request": {"key": b64(key)}})
 
 
+@pytest.mark.slow
 def test_has_leader_watches_end_without_a_leader_others_wait(start_cluster):
     members = start_cluster(3, extra_args=ARGS)
     lead = wait_for_leader(members)

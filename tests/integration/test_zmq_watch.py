@@ -279,6 +279,7 @@ def test_async_client_watch_over_tcp(member, client):
     assert asyncio.run(main()) == revs
 
 
+@pytest.mark.slow
 def test_client_watch_resumes_after_a_member_restart(start_member):
     m = start_member(name="restart", extra_args=("--zmq-stream-keepalive-ms", "1000"))
     ep = f"tcp://127.0.0.1:{m.zmq_port}"

@@ -21,8 +21,10 @@ def check(cfg: RunConfig, tmp_path) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("size,workload", SCENARIOS)
+@pytest.mark.parametrize("size,workload", [
+    sw if sw == (3, "etcd") else pytest.param(*sw, marks=pytest.mark.slow) for sw in SCENARIOS])
 def test_short_matrix(size, workload, tmp_path):
+    """By default the etcd workload on 3 members; the rest of the short matrix with -m slow."""
     check(RunConfig(seed=1000 + size * 10 + SCENARIOS.index((size, workload)),
                     size=size, workload=workload), tmp_path)
 
@@ -30,7 +32,8 @@ def test_short_matrix(size, workload, tmp_path):
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="needs etcd 3.4 (apt-get install "
                                                         "etcd-server etcd-client)")
-@pytest.mark.parametrize("fault", ["kill_member", "pause_member"])
+@pytest.mark.parametrize("fault", ["kill_member",
+                                   pytest.param("pause_member", marks=pytest.mark.slow)])
 def test_the_harness_passes_real_etcd(fault, tmp_path):
     """Prove the instrument: the same traffic, faults and checks pass a correct system."""
     check(RunConfig(seed=7, size=3, workload="etcd", kind="etcd", fault=fault), tmp_path)
@@ -39,7 +42,8 @@ def test_the_harness_passes_real_etcd(fault, tmp_path):
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which("etcd") is None, reason="needs etcd 3.4 (apt-get install "
                                                         "etcd-server etcd-client)")
-@pytest.mark.parametrize("fault", ["kill_member", "pause_member"])
+@pytest.mark.parametrize("fault", ["kill_member",
+                                   pytest.param("pause_member", marks=pytest.mark.slow)])
 def test_the_harness_passes_real_etcd_secure(fault, tmp_path):
     """The secure instrument too: TLS, tokens, logins again after a restart, root's calls."""
     check(RunConfig(seed=7, size=3, workload="etcd", kind="etcd", fault=fault, secure=True),
