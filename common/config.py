@@ -98,7 +98,17 @@ KNOBS: tuple[Knob, ...] = (
     Knob("snapshot-count", int, 100_000, "committed entries between two raft snapshots"),
     Knob("quota-backend-bytes", int, 0, "backend size quota before NOSPACE (0 = 2 GiB)"),
     Knob("max-request-bytes", int, 1_572_864, "maximum client request size in bytes"),
-    Knob("max-txn-ops", int, 128, "maximum operations in one txn request"),
+    Knob("max-txn-ops", int, 128, "maximum operations in one txn request (it also bounds how "
+         "deeply txns nest: every front end refuses deeper nesting while decoding)"),
+    Knob("max-concurrent-streams", int, 1000,
+         "gRPC streams (calls) in flight on one client connection (etcd's flag; etcd's default "
+         "is unbounded, a client past it waits for a stream to end)"),
+    Knob("max-request-header-bytes", int, 1 << 20,
+         "bytes of request headers (HTTP/1.1 request line and headers, gRPC header list) a "
+         "client may send; past it HTTP answers 431 as Go's server does"),
+    Knob("max-watchers-per-stream", int, 10_000,
+         "watchers one watch stream may hold (gRPC, HTTP and ZeroMQ); a create past it is "
+         "canceled with etcd's 'too many requests'"),
     Knob("auto-compaction-mode", str, "periodic", "'periodic' or 'revision'"),
     Knob("auto-compaction-retention", str, "0",
          "auto compaction retention (hours, or a duration like 30m, or revisions); 0 = off"),
@@ -159,6 +169,12 @@ KNOBS: tuple[Knob, ...] = (
          "and its watchers dropped"),
     Knob("zmq-max-streams-per-connection", int, 1024,
          "open ZeroMQ watch streams per client connection"),
+    Knob("zmq-max-requests-per-connection", int, 1024,
+         "unary ZeroMQ calls in flight per client connection; past it a call is answered "
+         "'etcdserver: too many requests' at once"),
+    Knob("zmq-max-queued-bytes-per-connection", int, 64 << 20,
+         "answer bytes the ZeroMQ listener holds for one client connection that does not read; "
+         "past it the connection's queued answers are dropped and it is cut off"),
     Knob("raft-max-batch-entries", int, 4096, "proposals drained into one raft step"),
     Knob("raft-max-inflight-appends", int, 2,
          "batches of appends raft has in flight to wal; later ones wait and leave as one"),
@@ -328,7 +344,10 @@ def _validate(v: dict[str, Any]) -> None:
     if v["zmq_stream_window_bytes"] < 4096 or v["zmq_stream_keepalive_ms"] < 100:
         raise ConfigError("--zmq-stream-window-bytes must be at least 4096 and "
                           "--zmq-stream-keepalive-ms at least 100")
-    for name in ("api_workers", "zmq_max_streams_per_connection", "watch_buffer_events", "raft_max_batch_entries", "apply_max_batch_entries",
+    for name in ("api_workers", "zmq_max_streams_per_connection", "watch_buffer_events",
+                 "raft_max_batch_entries", "apply_max_batch_entries", "max_concurrent_streams",
+                 "max_request_header_bytes", "max_watchers_per_stream",
+                 "zmq_max_requests_per_connection", "zmq_max_queued_bytes_per_connection",
                  "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs",
                  "raft_max_inflight_appends"):
         if v[name] <= 0:

@@ -46,7 +46,7 @@ from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
-from . import jwt_tokens, tls
+from . import jwt_tokens, limits, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
@@ -140,6 +140,7 @@ class Worker:
     def _metric_registry(self) -> prometheus_client.CollectorRegistry:
         # Gauges read live values at scrape time: nothing to keep in step.
         registry = prometheus_client.CollectorRegistry()
+        registry.register(limits.LimitHitsCollector())
         hub = lambda: self.watch_hub  # noqa: E731
         supervisor_pid = os.getppid()  # stages are the supervisor's children
         for name, doc, read in (
