@@ -38,7 +38,7 @@ from .http.app import GatewayApp, auth_routes
 from .lease_service import LeaseService, min_lease_ttl_s
 from .member_service import MemberService
 from petcd.common.config import parse_retention
-from .http.coalesce import CoalescingHttpToolsProtocol
+from .http.net_http import GoHttpProtocol
 from .compactor import Compactor
 from .member_memory import member_resident_bytes
 from .watch_hub import WatchHub
@@ -338,8 +338,8 @@ class Worker:
         # As etcd: each client URL serves gRPC and HTTP on one port, unless HTTP has URLs of
         # its own (--listen-client-http-urls), which then serve HTTP alone, and the client
         # URLs gRPC alone.
-        http_protocol = (CoalescingHttpToolsProtocol if http_urls else
-                         grpc_listener.shared_port_protocol(grpc, CoalescingHttpToolsProtocol))
+        http_protocol = (GoHttpProtocol if http_urls else
+                         grpc_listener.shared_port_protocol(grpc, GoHttpProtocol))
         servers, listeners = [], []
         tls_context = tls.server_context(self.cfg)
         secure = lambda url: tls_context if url.lower().startswith("https://") else None  # noqa: E731

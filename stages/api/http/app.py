@@ -30,6 +30,7 @@ from petcd.common.errors import Code, EtcdError
 from .. import learner
 from . import gateway_json
 from .gateway_json import GatewayPanic
+from . import gojson
 from .gojson import GoJSONError
 from .stream import request_stream
 from .json_stream import JsonStream
@@ -217,6 +218,10 @@ class GatewayApp:
         served); snapshot(request): the Snapshot stream's chunks (None: not served);
         locks: the Lock and Election services (concurrency.py; None: not served)."""
         self.routes = _routes(service, status, members)
+        # The stream routes (served by their own code): another method is 405 there too.
+        self._stream_routes = {route for route, served in (
+            ("watch", watch_stream), ("lease/keepalive", leases), ("maintenance/snapshot", snapshot),
+            ("election/observe", locks)) if served is not None}
         self.is_learner = is_learner
         if member_service is not None:
             self.routes.update(_member_routes(member_service))
@@ -253,11 +258,12 @@ class GatewayApp:
         if method == "OPTIONS":
             return await _respond(send, 200, _CORS_HEADERS, b"")
         clean = _clean_path(path)
+        if path == "/v3":
+            clean = "/v3/"  # ServeMux: the subtree "/v3/" is registered, "/v3" redirects to it
         if clean != path:
             # Go's ServeMux redirects unclean paths (//, /./, /../) to their clean form.
-            return await _respond(send, 301, _CORS_HEADERS + [(b"location", clean.encode())],
-                                  b"")
-        if path == "/metrics" and self.metrics is not None and method == "GET":
+            return await _redirect(send, method, clean, scope.get("query_string", b""))
+        if path == "/metrics" and self.metrics is not None:  # as etcd: any method
             return await _respond(send, 200, [(b"content-type",
                                                CONTENT_TYPE_LATEST.encode())],
                                   self.metrics())
@@ -280,10 +286,10 @@ class GatewayApp:
                 route = path[len(prefix):]
                 if route == "watch" and self.watch_stream is not None and method == "POST":
                     return await self._watch(scope, receive, send)
-                return await self._gateway(route, method, receive, send)
+                return await self._gateway(scope, route, method, receive, send)
         await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"404 page not found\n")
 
-    async def _gateway(self, route: str, method: str, receive, send) -> None:
+    async def _gateway(self, scope, route: str, method: str, receive, send) -> None:
         if route == "lease/keepalive" and self.leases is not None:
             if method != "POST":
                 return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
@@ -303,12 +309,16 @@ class GatewayApp:
                 receive, send, lambda b: gateway_json.decode(concurrency.LeaderRequest, b),
                 self.locks.observe)
         handler = self.routes.get(route)
-        if handler is None:
+        if handler is None and route not in self._stream_routes:
             return await _respond(send, 404, _CORS_HEADERS + _TEXT_HEADERS, b"Not Found\n")
-        if method != "POST":
+        if method != "POST" or handler is None:  # a stream route answered above takes POST
             return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
                                   b"Method Not Allowed\n")
-        body = await _read_body(receive, self.max_body_bytes)
+        try:
+            body = await _read_body(receive, self.max_body_bytes, scope)
+        except EtcdError as e:  # the body could not be read: the decoder's error
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         if body is None:
             # Far past the gRPC limit: refuse without holding it all in memory. etcd's text
             # names the decoded message size; the body size stands in for it here.
@@ -484,9 +494,14 @@ def _clean_path(path: str) -> str:
     return clean
 
 
-async def _read_body(receive, max_bytes: int) -> bytes | None:
-    """The request body, or None once it passes max_bytes (the rest is drained unread)."""
+async def _read_body(receive, max_bytes: int, scope: dict | None = None) -> bytes | None:
+    """The request body, or None once it passes max_bytes (the rest is drained unread), as
+    Go's json.Decoder sees it: a body that ended in a read error (net_http.py puts it in
+    scope) is that error if the first JSON value was not whole by then; a request that closes
+    its connection afterwards is decoded as soon as its first value is whole (Go's decoder
+    stops there; the rest of the body may never come)."""
     chunks, size, too_big = [], 0, False
+    early = scope is not None and _closes_connection(scope)
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
@@ -500,7 +515,52 @@ async def _read_body(receive, max_bytes: int) -> bytes | None:
             chunks.append(chunk)
         if not msg.get("more_body"):
             break
-    return None if too_big else b"".join(chunks)
+        if early and not too_big and _first_value_whole(b"".join(chunks)):
+            break
+    if too_big:
+        return None
+    body = b"".join(chunks)
+    error = scope.get("petcd.body_error") if scope is not None else None
+    if error is not None and not _first_value_whole(body):
+        raise EtcdError(Code.INVALID_ARGUMENT, error)
+    return body
+
+
+def _closes_connection(scope: dict) -> bool:
+    if scope.get("http_version") == "1.0":
+        return True
+    return any(k == b"connection" and v.lower() == b"close" for k, v in scope["headers"])
+
+
+def _first_value_whole(body: bytes) -> bool:
+    """Whether Go's decoder could stop reading here: the first value is whole, or the bytes
+    so far already hold a syntax error."""
+    try:
+        end = gojson.next_value_end(body, 0, False)
+    except GoJSONError:
+        return True
+    return end is not gojson.EOF and end is not gojson.NEED_MORE
+
+
+async def _redirect(send, method: str, path: str, query: bytes) -> None:
+    """Go's http.Redirect with 301, as ServeMux sends it: the query kept, and for GET (and the
+    header only, HEAD) a small HTML body."""
+    location = path.encode() + (b"?" + query if query else b"")
+    headers = _CORS_HEADERS + [(b"location", location)]
+    body = b""
+    if method in ("GET", "HEAD"):
+        headers = headers + [(b"content-type", b"text/html; charset=utf-8")]
+        if method == "GET":
+            body = b'<a href="' + _go_html_escape(location) + b'">Moved Permanently</a>.\n\n'
+    await _respond(send, 301, headers, body)
+
+
+def _go_html_escape(text: bytes) -> bytes:
+    """Go's htmlEscape (net/http): the five characters, quotes as numeric references."""
+    for raw, ref in ((b"&", b"&amp;"), (b"<", b"&lt;"), (b">", b"&gt;"), (b'"', b"&#34;"),
+                     (b"'", b"&#39;")):
+        text = text.replace(raw, ref)
+    return text
 
 
 async def _respond(send, status: int, headers, body: bytes) -> None:

@@ -36,7 +36,10 @@ async def request_stream(receive, send, cls: type, handle: Callable[[object], Aw
         nonlocal started
         if not started:
             started = True
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            # The gRPC metadata header comes with the stream's first answer: a body with no
+            # request in it ends the stream before there is any.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": headers if not first else _without_metadata(headers)})
         await send({"type": "http.response.body", "body": body, "more_body": more})
 
     async def fail(err: EtcdError) -> None:
@@ -86,7 +89,10 @@ async def _plain_error(send, headers: list, message: str) -> None:
     # The stream never started: a unary-style answer (code 2), without the gRPC metadata
     # header, as the gateway gives.
     _, body = gateway_json.encode_error(EtcdError(Code.UNKNOWN, message))
-    plain = [h for h in headers if h[0] != b"grpc-metadata-content-type"]
     await send({"type": "http.response.start", "status": 500,
-                "headers": plain + [(b"content-length", str(len(body)).encode())]})
+                "headers": _without_metadata(headers) + [(b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _without_metadata(headers: list) -> list:
+    return [h for h in headers if h[0] != b"grpc-metadata-content-type"]
