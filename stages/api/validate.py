@@ -9,8 +9,9 @@ the same order, so a client gets the same first error:
    the protobuf size of the request; the gateway hits it before etcd sees the request.
 2. `check_request` (per RPC, key.go): Range/Put/DeleteRange need a key; Put's ignore_value and
    ignore_lease exclude a value and a lease; a Txn is checked as op count -> compare keys ->
-   each op in success then failure (nested txns recursively, against the remaining op budget;
-   an empty RequestOp is "key not found") -> put/delete overlaps (`check_intervals`).
+   each op in success then failure (nested txns recursively, against the remaining op budget,
+   and no deeper than nesting.py allows; an empty RequestOp is "key not found") -> put/delete
+   overlaps (`check_intervals`).
 3. `check_request_size`: the marshalled raft request against max_request_bytes, only for
    requests that go through raft (not Range, not a read-only Txn).
 
@@ -25,6 +26,7 @@ from petcd.common.errors import EtcdError
 from petcd.common.kv import (CompactionRequest, DeleteRangeRequest, PutRequest, RangeRequest,
                              RequestOp, TxnRequest)
 from petcd.common.proto_size import len_field, message_size
+from .nesting import PIPELINE_MAX_TXN_LEVELS
 
 DEFAULT_MAX_TXN_OPS = 128                  # --max-txn-ops
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024    # --max-request-bytes (1.5 MiB)
@@ -57,7 +59,8 @@ def check_delete_request(r: DeleteRangeRequest) -> None:
         _raise(errors.ErrEmptyKey)
 
 
-def check_request_op(op: RequestOp, max_txn_ops: int) -> None:
+def check_request_op(op: RequestOp, max_txn_ops: int, level: int = 1) -> None:
+    """level: that of the txn holding the op (the top txn is 1)."""
     if op.request_range is not None:
         check_range_request(op.request_range)
     elif op.request_put is not None:
@@ -65,23 +68,26 @@ def check_request_op(op: RequestOp, max_txn_ops: int) -> None:
     elif op.request_delete_range is not None:
         check_delete_request(op.request_delete_range)
     elif op.request_txn is not None:
-        check_txn_request(op.request_txn, max_txn_ops)
+        check_txn_request(op.request_txn, max_txn_ops, level + 1)
     else:
         _raise(errors.ErrKeyNotFound)  # etcd's answer to an empty op
 
 
-def check_txn_request(r: TxnRequest, max_txn_ops: int = DEFAULT_MAX_TXN_OPS) -> None:
-    """checkTxnRequest: op count, compare keys, then every op (nested: remaining budget)."""
+def check_txn_request(r: TxnRequest, max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
+                      level: int = 1) -> None:
+    """checkTxnRequest: op count, compare keys, then every op (nested: remaining budget).
+    level: how deeply this txn is nested (the top is 1); past nesting.PIPELINE_MAX_TXN_LEVELS
+    it is refused as if over budget (etcd has no such bound; see nesting.py)."""
     opc = max(len(r.compare), len(r.success), len(r.failure))
-    if opc > max_txn_ops:
+    if opc > max_txn_ops or level > PIPELINE_MAX_TXN_LEVELS:
         _raise(errors.ErrTooManyOps)
     for c in r.compare:
         if not c.key:
             _raise(errors.ErrEmptyKey)
     for op in r.success:
-        check_request_op(op, max_txn_ops - opc)
+        check_request_op(op, max_txn_ops - opc, level)
     for op in r.failure:
-        check_request_op(op, max_txn_ops - opc)
+        check_request_op(op, max_txn_ops - opc, level)
 
 
 def _in_deletes(dels: list[tuple[bytes, bytes]], k: bytes) -> bool:

@@ -10,6 +10,12 @@ fields at their default value are left out, as the gateway does. Unknown fields 
 
 Conversion plans are built once per dataclass from its type hints (encoders are generated
 from them, as gateway_json does).
+
+Nesting is bounded where it is decoded (nesting.py): msgpack itself stops at 1024 nested maps
+and arrays, and from_map at `max_depth` nested messages. Only txns nest without end, and a
+request nested past these bounds can never pass validation, so both refuse it with the
+validator's own answer (TooDeep: etcd's "too many operations in txn request") before they
+recurse any deeper. Must never: recurse on a client's input without a depth bound.
 """
 from __future__ import annotations
 
@@ -18,13 +24,25 @@ from enum import IntEnum
 
 import msgpack
 
-from petcd.common.errors import Code, EtcdError
+from petcd.common.errors import Code, ErrTooManyOps, EtcdError
 from petcd.common.fields import field_specs
+from .. import nesting
+from ..validate import DEFAULT_MAX_TXN_OPS
 
 
 class NativeError(EtcdError):
     def __init__(self, message: str) -> None:
         super().__init__(Code.INVALID_ARGUMENT, message)
+
+
+class TooDeep(NativeError):
+    """A request nested too deeply to ever pass validation: the validator's answer."""
+
+    def __init__(self) -> None:
+        super().__init__(ErrTooManyOps.message)
+
+
+DEFAULT_MAX_DEPTH = nesting.max_message_depth(DEFAULT_MAX_TXN_OPS)
 
 
 _PLANS: dict[type, list] = {}
@@ -71,11 +89,14 @@ def _compile_to_map(cls: type):
     return env["enc"]
 
 
-def _convert(value, hint, where: str):
+def _convert(value, hint, where: str, depth_left: int):
+    """depth_left: messages that may still nest below the one holding the value."""
     if dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise NativeError(f"{where}: expected a map")
-        return from_map(hint, value, where)
+        if depth_left <= 0:
+            raise TooDeep()
+        return from_map(hint, value, where, depth_left)
     if isinstance(hint, type) and issubclass(hint, IntEnum):
         if isinstance(value, str):
             try:
@@ -116,11 +137,14 @@ _DECODERS: dict[type, object] = {}
 _AS_IS = {bytes: "bytes", int: "int", str: "str"}
 
 
-def from_map(cls: type, doc: dict, where: str = "") -> object:
+def from_map(cls: type, doc: dict, where: str = "",
+             max_depth: int = DEFAULT_MAX_DEPTH) -> object:
+    """max_depth: how deeply messages may nest, this one included (nesting.max_message_depth
+    of the member's --max-txn-ops); deeper is TooDeep."""
     dec = _DECODERS.get(cls)
     if dec is None:
         dec = _DECODERS[cls] = _compile_from_map(cls)
-    return dec(doc, where)
+    return dec(doc, where, max_depth - 1)
 
 
 def _compile_from_map(cls: type):
@@ -128,7 +152,7 @@ def _compile_from_map(cls: type):
     a fast path for values that already have the field's exact type (every request decodes
     through here)."""
     env: dict[str, object] = {"cls": cls, "conv": _convert, "at": _at, "Err": NativeError}
-    lines = ["def dec(doc, where):", "    kw = {}"]
+    lines = ["def dec(doc, where, left):", "    kw = {}"]
     for i, (name, hint, repeated, _) in enumerate(_plan(cls)):
         key = repr(name)
         env[f"H{i}"] = hint
@@ -138,17 +162,17 @@ def _compile_from_map(cls: type):
             lines += [f"        w = at(where, {key})",
                       "        if not isinstance(v, (list, tuple)):",
                       "            raise Err(f'{w}: expected a list')",
-                      f"        kw[{key}] = tuple([conv(x, H{i}, w) for x in v])"]
+                      f"        kw[{key}] = tuple([conv(x, H{i}, w, left) for x in v])"]
         elif hint in _AS_IS:
             lines += [f"        if type(v) is not {_AS_IS[hint]}:",
-                      f"            v = conv(v, H{i}, at(where, {key}))",
+                      f"            v = conv(v, H{i}, at(where, {key}), left)",
                       f"        kw[{key}] = v"]
         elif hint is bool:
             lines += ["        if v is not True and v is not False:",
-                      f"            v = conv(v, H{i}, at(where, {key}))",
+                      f"            v = conv(v, H{i}, at(where, {key}), left)",
                       f"        kw[{key}] = v"]
         else:
-            lines.append(f"        kw[{key}] = conv(v, H{i}, at(where, {key}))")
+            lines.append(f"        kw[{key}] = conv(v, H{i}, at(where, {key}), left)")
     lines.append("    return cls(**kw)")
     exec("\n".join(lines), env)  # noqa: S102 - generated from the type hints, no outside input
     return env["dec"]
@@ -161,6 +185,9 @@ def _at(where: str, name: str) -> str:
 def unpack(frame: bytes) -> object:
     try:
         return msgpack.unpackb(frame, raw=False, strict_map_key=False)
+    except msgpack.StackError:
+        # Past msgpack's 1024 levels; only a txn nests, and one that deep never passes.
+        raise TooDeep() from None
     except Exception as e:
         raise NativeError(f"malformed msgpack frame: {e}") from None
 
