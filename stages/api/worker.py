@@ -46,7 +46,7 @@ from .watch_stream import WatchStream
 from .service import KVService, MemberState
 from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
-from . import jwt_tokens, limits, tls
+from . import jwt_tokens, limits, nesting, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
@@ -377,7 +377,11 @@ class Worker:
                             heartbeat_ms=max(100, cfg.zmq_stream_keepalive_ms // 4),
                             # every unary call of the gRPC table, by its method name
                             extra_methods={path.rsplit("/", 1)[1]: call
-                                           for path, call in self._unary_calls().items()})
+                                           for path, call in self._unary_calls().items()},
+                            max_txn_ops=cfg.max_txn_ops,
+                            max_requests_per_connection=cfg.zmq_max_requests_per_connection,
+                            max_queued_bytes_per_connection=(
+                                cfg.zmq_max_queued_bytes_per_connection))
         monitor = asyncio.create_task(LeaderMonitor(
             has_leader, lambda: self.watch_streams,
             election_timeout_s=cfg.election_timeout / 1000).run())
@@ -439,5 +443,8 @@ def main(ctx: StageContext) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio still works
         pass
+    # Every walk of a txn (decoders, validator, encoders of its answer) recurses per level of
+    # nesting; the deepest txn that can pass takes more frames than Python's default allows.
+    nesting.allow_deep_txns(ctx.config.max_txn_ops)
     worker = Worker(ctx, worker=int(os.environ.get("PETCD_STAGE_INSTANCE", "1")))
     asyncio.run(worker.run())

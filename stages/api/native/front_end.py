@@ -6,9 +6,15 @@ on one connection and answers go back as they complete, tagged with the caller's
 watch streams (stream.py) go to the stream table (watch.py). Bad frames get an
 INVALID_ARGUMENT error answer; the listener never stops for a client's mistake.
 
+The loop is shared with HTTP and gRPC, so one callback reads at most READ_BATCH frames and
+then lets the loop run before it reads on (ZeroMQ's FD is edge-triggered: a callback that
+stops before EAGAIN schedules its own continuation). ZeroMQ fair-queues the frames of its
+connections, so a flooding client gets its share of each batch, not the batch.
+
 The ROUTER is ROUTER_MANDATORY: it reports a full peer pipe (EAGAIN) and an unknown peer
-(EHOSTUNREACH) instead of dropping the frame silently, which the watch streams need. A unary
-answer that cannot be queued is still dropped (the client stopped reading, and times out).
+(EHOSTUNREACH) instead of dropping the frame silently. What each connection may hold (calls in
+flight, answers it has not read) is bounded by connections.py; requests nested too deeply are
+refused while they are decoded (codec.py, with etcd's error).
 """
 from __future__ import annotations
 
@@ -20,11 +26,16 @@ import zmq
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
 from ..auth_service import request_token
-from .. import learner
+from .. import learner, limits, nesting
+from ..validate import DEFAULT_MAX_TXN_OPS
 from . import codec as native, stream as native_stream
+from .connections import ANSWER_HWM, Connections
 
-# Plain ints: pyzmq's multipart helpers combine its flag enums in Python on every call.
-_NOBLOCK, _SNDMORE, _RCVMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE), int(zmq.RCVMORE)
+# Plain ints: pyzmq's flag enums cost a Python call per use.
+_NOBLOCK, _RCVMORE = int(zmq.NOBLOCK), int(zmq.RCVMORE)
+
+# Frames read per callback: about a millisecond of the loop at most, then the others' turn.
+READ_BATCH = 64
 
 log = logging.getLogger("petcd.api")
 
@@ -44,11 +55,15 @@ METHODS = {
 class ZmqFrontEnd:
     def __init__(self, service, status, members, max_frame_bytes: int, leases=None,
                  member_service=None, is_learner=lambda: False, streams=None,
-                 heartbeat_ms: int = 0, extra_methods: dict | None = None) -> None:
+                 heartbeat_ms: int = 0, extra_methods: dict | None = None,
+                 max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
+                 max_requests_per_connection: int = 1024,
+                 max_queued_bytes_per_connection: int = 64 << 20) -> None:
         """streams: a watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
         heartbeat interval (dead connections are dropped after 3 intervals; 0: off);
         extra_methods: method name -> (request type, handler), more unary calls (etcd's
-        method names, as gRPC's table has them)."""
+        method names, as gRPC's table has them); max_txn_ops bounds how deeply requests
+        nest (nesting.py); the bounds per connection are connections.py's."""
         self.handlers = {
             "Range": service.range, "Put": service.put, "DeleteRange": service.delete_range,
             "Txn": service.txn, "Compact": service.compact,
@@ -77,10 +92,14 @@ class ZmqFrontEnd:
         if streams is not None:
             streams.after_send = self._recheck
         self.heartbeat_ms = heartbeat_ms
+        self.max_depth = nesting.max_message_depth(max_txn_ops)
+        self.max_requests = max_requests_per_connection
+        self.max_queued_bytes = max_queued_bytes_per_connection
         self.sockets: list[zmq.Socket] = []
+        self.connections: dict[zmq.Socket, Connections] = {}
         self._tasks: set[asyncio.Task] = set()
         self._rechecks: set[zmq.Socket] = set()
-        self._outbox: dict[zmq.Socket, list[tuple[bytes, bytes]]] = {}
+        self._continuations: set[zmq.Socket] = set()
 
     def bind(self, ctx: zmq.Context, urls, curve_keys: tuple[bytes, bytes] | None = None) -> None:
         """curve_keys: (public, secret) to serve CURVE only (`ctx` then has a ZAP
@@ -94,31 +113,43 @@ class ZmqFrontEnd:
             # Refuse frames far over the request limit before they are even buffered whole.
             sock.setsockopt(zmq.MAXMSGSIZE, self.max_frame_bytes)
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            # ZeroMQ's own queue per peer, in messages: small, so that what a client that
+            # does not read makes the member hold is counted in bytes in connections.py.
+            sock.setsockopt(zmq.SNDHWM, ANSWER_HWM)
             if self.heartbeat_ms:
                 sock.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
                 sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self.heartbeat_ms)
             sock.bind(url)
             self.sockets.append(sock)
+            self.connections[sock] = Connections(
+                sock, max_requests=self.max_requests, max_queued_bytes=self.max_queued_bytes,
+                after_send=lambda s=sock: self._recheck(s))
 
     def start(self) -> None:
-        """Serve on the running loop: a reader callback drains each socket in batches (no
+        """Serve on the running loop: a reader callback reads each socket in batches (no
         per-message futures), and each request runs as its own task."""
         loop = asyncio.get_running_loop()
         if self.streams is not None and self.sockets:
             self.streams.start()
         for sock in self.sockets:
-            loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
+            loop.add_reader(sock.getsockopt(zmq.FD), self._on_wake, sock)
             self._on_readable(sock)
+
+    def _on_wake(self, sock: zmq.Socket) -> None:
+        # The FD also wakes when a peer's pipe has drained: answers queued for it may go.
+        self.connections[sock].retry_blocked()
+        self._on_readable(sock)
 
     def _on_readable(self, sock: zmq.Socket) -> None:
         loop = asyncio.get_running_loop()
+        conns = self.connections[sock]
         # Read until EAGAIN (what re-arms the edge-triggered FD) rather than asking EVENTS
-        # before each frame: that query costs as much as the read.
-        while True:
+        # before each frame (that query costs as much as the read), or a batch at most.
+        for _ in range(READ_BATCH):
             try:
                 ident = sock.recv(_NOBLOCK)
             except zmq.Again:
-                break
+                return
             # The rest of a message is there once its first frame is (ZeroMQ delivers whole
             # messages); the payload is the last frame.
             frame = None
@@ -135,12 +166,26 @@ class ZmqFrontEnd:
                 # reach it in the order they were sent.
                 self.streams.on_frame(sock, ident, doc, len(frame))
                 continue
+            refused = conns.admit(ident)
+            if refused is not None:
+                conns.refuse(ident, native.encode_error(native.request_id_of(doc), refused))
+                self._recheck(sock)
+                continue
             task = loop.create_task(self._handle(sock, ident, doc))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        # A full batch: more may wait behind it, and no edge will say so.
+        if sock not in self._continuations:
+            self._continuations.add(sock)
+            loop.call_soon(self._read_on, sock)
+
+    def _read_on(self, sock: zmq.Socket) -> None:
+        self._continuations.discard(sock)
+        if not sock.closed:
+            self._on_readable(sock)
 
     def _recheck(self, sock: zmq.Socket) -> None:
-        """Send the socket's queued answers and look at it again soon (ZeroMQ's FD is
+        """Send the socket's answers of this turn and look at it again soon (ZeroMQ's FD is
         edge-triggered, and a send may consume the edge of frames that arrived meanwhile),
         once per loop turn."""
         if sock not in self._rechecks:
@@ -150,19 +195,8 @@ class ZmqFrontEnd:
     def _recheck_now(self, sock: zmq.Socket) -> None:
         self._rechecks.discard(sock)
         if sock.closed:
-            self._outbox.pop(sock, None)
             return
-        # The answers of one turn leave back to back: the socket's I/O thread wakes once
-        # for them, not once per answer.
-        for ident, out in self._outbox.pop(sock, ()):
-            try:
-                sock.send(ident, _NOBLOCK | _SNDMORE)
-            except zmq.ZMQError:
-                continue  # the client stopped reading (EAGAIN) or left (EHOSTUNREACH): dropped
-            try:
-                sock.send(out, _NOBLOCK)  # accepted with the first frame (atomic messages)
-            except zmq.ZMQError:
-                pass
+        self.connections[sock].flush()
         self._on_readable(sock)
 
     async def _handle(self, sock, ident: bytes, doc) -> None:
@@ -179,17 +213,20 @@ class ZmqFrontEnd:
             if handler is None:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
             cls = self.methods.get(method)
-            req = native.from_map(cls, body) if cls is not None else None
+            req = (native.from_map(cls, body, max_depth=self.max_depth)
+                   if cls is not None else None)
             if self.is_learner() and learner.refuses(req):
                 raise learner.not_capable()
             resp = await handler(req)
             out = native.encode_response(rid, resp)
         except EtcdError as e:
+            if isinstance(e, native.TooDeep):
+                limits.hit("zmq", "txn_depth")
             out = native.encode_error(rid or native.request_id_of(doc), e)
         except Exception as e:  # never let one request take the listener down
             log.exception("internal error on a zmq request")
             out = native.encode_error(rid, EtcdError(Code.UNKNOWN, str(e)))
-        self._outbox.setdefault(sock, []).append((ident, out))
+        self.connections[sock].done(ident, out)
         self._recheck(sock)
 
     def close(self) -> None:
@@ -198,6 +235,7 @@ class ZmqFrontEnd:
         loop = asyncio.get_event_loop()
         for s in self.sockets:
             loop.remove_reader(s.getsockopt(zmq.FD))
+            self.connections[s].close()
             s.close(0)
 
 
