@@ -14,6 +14,9 @@ created and cancel responses carry the current revision; progress_request gets
 watchers that had no events since the previous tick; a compacted watcher gets a header without
 revision, `canceled` and `compact_revision`, and keeps its id until canceled. Fragmenting
 watchers get responses above `fragment_bytes` split by protobuf size (sendFragments).
+A create past --max-watchers-per-stream (petcd's bound; etcd has none) is refused as etcd
+refuses a bad create, created and canceled at once, with "etcdserver: too many requests" as
+its cancel reason; the stream goes on.
 
 A stream opened with has-leader metadata (`require_leader`) is ended with etcd's "no leader"
 error by `abort()` when its member has lost its leader for a while (leader_monitor.py); the
@@ -30,11 +33,12 @@ from collections import deque
 from typing import Awaitable, Callable
 
 from petcd.common import failpoint
-from petcd.common.errors import EtcdError
+from petcd.common.errors import ErrTooManyRequests, EtcdError
 from petcd.common.kv import (
     Event, WatchCreateRequest, WatchRequest, WatchResponse,
 )
 from petcd.common.proto_size import event_field_size, response_size, response_size_without_events
+from . import limits
 from .watch_hub import FROM_KEY, SINGLE_KEY, Watcher, WatchHub
 
 ERR_DUPLICATE_ID = "mvcc: duplicate watch ID provided on the WatchStream"
@@ -66,11 +70,15 @@ class WatchStream:
     def __init__(self, hub: WatchHub, header: Callable, send: Callable[[list], Awaitable],
                  *, fragment_bytes: int, progress_interval_s: float,
                  max_backlog: int = 64, require_leader: bool = False,
-                 permit: Callable[[bytes, bytes], str | None] | None = None) -> None:
+                 permit: Callable[[bytes, bytes], str | None] | None = None,
+                 max_watchers: int = 10_000, front_end: str = "") -> None:
         """header(revision) -> ResponseHeader; send(responses) writes them to the client;
         permit(key, range_end): why the stream's user may not watch that range (a cancel
-        reason), or None."""
+        reason), or None; max_watchers: --max-watchers-per-stream; front_end: whose stream
+        it is ("http", "grpc", "zmq"), for the count of refusals (limits.py)."""
         self.permit = permit
+        self.max_watchers = max_watchers
+        self.front_end = front_end
         self.hub = hub
         self.header = header
         self._send = send
@@ -120,13 +128,17 @@ class WatchStream:
         if end and c.key >= end:
             return self._refuse(rev, ERR_EMPTY_RANGE)
         wid = c.watch_id
+        if wid != 0 and wid in self.watchers:
+            return self._refuse(rev, ERR_DUPLICATE_ID)
+        if len(self.watchers) >= self.max_watchers:
+            # etcd has no such bound; its nearest error text, as a cancel, keeps the stream
+            limits.hit(self.front_end, "watchers")
+            return self._refuse(rev, ErrTooManyRequests.message)
         if wid == 0:  # AutoWatchID
             while self._next_id in self.watchers:
                 self._next_id += 1
             wid = self._next_id
             self._next_id += 1
-        elif wid in self.watchers:
-            return self._refuse(rev, ERR_DUPLICATE_ID)
         w = Watcher(wid, c.key, end, c.start_revision or rev + 1, self,
                     filters=c.filters, prev_kv=c.prev_kv, fragment=c.fragment,
                     progress_notify=c.progress_notify)

@@ -10,6 +10,7 @@ mark bounds it, and a full pipe becomes "too many requests" rather than an unbou
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import socket
@@ -117,9 +118,10 @@ class Worker:
         self._registry = self._metric_registry()
 
     def new_watch_stream(self, send, require_leader: bool = False,
-                         token: str | None = None) -> WatchStream:
+                         token: str | None = None, *, front_end: str) -> WatchStream:
         """A watch stream for one client stream (HTTP request, gRPC stream or ZeroMQ stream
-        id), whose watches are made with `token` (default: the request's)."""
+        id), whose watches are made with `token` (default: the request's); front_end: "http",
+        "grpc" or "zmq" (whose refusals it counts)."""
         token = request_token.get() if token is None else token
         cert_user = request_cert_user.get()
         stream = WatchStream(
@@ -128,7 +130,8 @@ class Worker:
             progress_interval_s=self.cfg.watch_progress_notify_interval_ms / 1000,
             require_leader=require_leader,
             permit=lambda key, range_end: self.auth.watch_refusal(token, key, range_end,
-                                                                  cert_user))
+                                                                  cert_user),
+            max_watchers=self.cfg.max_watchers_per_stream, front_end=front_end)
         self.watch_streams.add(stream)
         stream.closed_callback = self.watch_streams.discard
         return stream
@@ -247,7 +250,8 @@ class Worker:
             "/etcdserverpb.Maintenance/Snapshot": server_stream_handler(
                 checks, cluster.SnapshotRequest, self.snapshot, rpc_pb2.SnapshotRequest,
                 rpc_pb2.SnapshotResponse),
-            "/etcdserverpb.Watch/Watch": watch_handler(checks, self.new_watch_stream),
+            "/etcdserverpb.Watch/Watch": watch_handler(
+                checks, functools.partial(self.new_watch_stream, front_end="grpc")),
             "/etcdserverpb.Lease/LeaseKeepAlive": keep_alive_handler(checks,
                                                                      self.leases.keep_alive),
         }
@@ -325,7 +329,8 @@ class Worker:
                              "maintenance/hashkv": (cluster.HashKVRequest, self.hash_kv),
                              "maintenance/defragment": (cluster.DefragmentRequest,
                                                         self.service.defragment)},
-                         watch_stream=self.new_watch_stream,
+                         watch_stream=functools.partial(self.new_watch_stream,
+                                                        front_end="http"),
                          has_leader=has_leader,
                          metrics=self.metrics, member_service=self.cluster,
                          is_learner=self.is_learner, snapshot=self.snapshot,
@@ -365,7 +370,8 @@ class Worker:
         cfg = self.cfg
         if first:
             self.zmq_streams = ZmqWatchStreams(
-                self.new_watch_stream, has_leader, window_bytes=cfg.zmq_stream_window_bytes,
+                functools.partial(self.new_watch_stream, front_end="zmq"), has_leader,
+                window_bytes=cfg.zmq_stream_window_bytes,
                 keepalive_ms=cfg.zmq_stream_keepalive_ms,
                 max_streams_per_connection=cfg.zmq_max_streams_per_connection,
                 is_learner=self.is_learner)

@@ -7,6 +7,7 @@ import msgpack
 import zmq
 
 from petcd.common.kv import ResponseHeader
+from petcd.stages.api import limits
 from petcd.stages.api.watch_hub import WatchHub
 from petcd.stages.api.watch_stream import WatchStream
 from petcd.stages.api.native.watch import ZmqWatchStreams
@@ -43,7 +44,7 @@ def responses(frames):
 
 
 def run(scenario, window_bytes=1 << 20, keepalive_ms=60_000, buffer_events=100,
-        leader=lambda: True):
+        leader=lambda: True, max_watchers=10_000):
     async def main():
         h = FakeHistory()
         loop = asyncio.get_running_loop()
@@ -54,7 +55,8 @@ def run(scenario, window_bytes=1 << 20, keepalive_ms=60_000, buffer_events=100,
         def new_stream(send, require_leader=False, token=""):
             st = WatchStream(hub, lambda rev: ResponseHeader(1, 2, rev, 3), send,
                              fragment_bytes=1 << 20, progress_interval_s=3600,
-                             require_leader=require_leader)
+                             require_leader=require_leader, max_watchers=max_watchers,
+                             front_end="zmq")
             registry.add(st)
             st.closed_callback = registry.discard
             return st
@@ -194,8 +196,10 @@ def test_stream_limits_unknown_streams_and_has_leader():
             "code": 14, "message": "etcdserver: no leader"}}]
         frame({"stream": 1, "open": {}})
         frame({"stream": 2, "open": {}})
+        hits = limits.hits("zmq", "streams")
         frame({"stream": 3, "open": {}})   # a third on one connection: over the limit of 2
-        assert sock.take()[-1]["error"]["code"] == 8
+        assert sock.take()[-1]["error"] == {"code": 8, "message": "etcdserver: too many requests"}
+        assert limits.hits("zmq", "streams") == hits + 1
         frame({"stream": 9, "ping": 1})
         assert sock.take()[0]["error"]["code"] == 14
         frame({"stream": 9, "ack": 10})    # a late ack of an ended stream: no answer
@@ -205,3 +209,45 @@ def test_stream_limits_unknown_streams_and_has_leader():
         assert err["stream"] == 1 and err["error"]["code"] == 3
         assert len(streams) == 1
     run(sc, leader=lambda: leader["ok"])
+
+
+def test_creates_past_the_watchers_bound_are_canceled_and_the_stream_goes_on():
+    async def sc(streams, sock, frame, h, hub, registry):
+        hits = limits.hits("zmq", "watchers")
+        frame({"stream": 1, "open": {}})
+        for key in (b"a", b"b", b"c"):
+            frame(create(1, key))
+        frame(create(1, b"a", watch_id=1))   # a duplicate id is still etcd's error first
+        await settle()
+        rs = responses(sock.take())
+        assert [(r.get("watch_id", 0), r.get("canceled", False), r.get("cancel_reason"))
+                for r in rs] == [(0, False, None), (1, False, None),
+                                 (-1, True, "etcdserver: too many requests"),
+                                 (-1, True, "mvcc: duplicate watch ID provided on the "
+                                            "WatchStream")]
+        assert all(r["created"] for r in rs)
+        assert len(hub) == 2 and limits.hits("zmq", "watchers") == hits + 1
+        frame({"stream": 1, "request": {"cancel_request": {"watch_id": 0}}})
+        frame(create(1, b"c"))                # room again: the auto id skips the one in use
+        await settle()
+        assert [r.get("watch_id", 0) for r in responses(sock.take())] == [0, 2]
+        assert len(hub) == 2
+    run(sc, max_watchers=2)
+
+
+def test_a_stream_sent_creates_and_never_read_is_ended():
+    # Created responses count against the window like events: once it is full and the
+    # requests behind it exceed a window too, the stream ends, and its watchers with it.
+    async def sc(streams, sock, frame, h, hub, registry):
+        frame({"stream": 1, "open": {"window_bytes": 4096}})
+        for i in range(3000):
+            frame(create(1, b"k%d" % i))
+            await asyncio.sleep(0)
+        await settle()
+        sent = sum(n for f, n in zip(sock.frames, sock.bytes) if "responses" in f)
+        assert sent < 4096 + 1024  # the window and a frame
+        errors = [f["error"] for f in sock.take() if "error" in f]
+        assert errors[0] == {"code": 8, "message": "etcdserver: too many requests"}
+        assert {e["code"] for e in errors[1:]} == {14}  # later frames: no such stream
+        assert len(streams) == 0 and len(hub) == 0 and not registry
+    run(sc, max_watchers=100)

@@ -37,7 +37,7 @@ import zmq
 
 from petcd.common.errors import Code, ErrStopped, ErrTooManyRequests, EtcdError
 from petcd.common.kv import WatchRequest
-from .. import learner
+from .. import learner, limits
 from . import codec as native, stream as ns
 from ..leader_monitor import no_leader
 
@@ -161,9 +161,9 @@ class ZmqWatchStreams:
         elif op.require_leader and not self.has_leader():
             err = no_leader()
         elif self.per_connection.get(conn, 0) >= self.max_streams:
-            err = EtcdError(Code.RESOURCE_EXHAUSTED,
-                            f"petcd: too many watch streams on one connection "
-                            f"(--zmq-max-streams-per-connection {self.max_streams})")
+            # etcd's gRPC makes such a client wait for a stream; its nearest error text
+            limits.hit("zmq", "streams")
+            err = EtcdError(ErrTooManyRequests.code, ErrTooManyRequests.message)
         if err is not None:
             return self._reply(sock, ident, ns.error(op.stream, err))
         window = min(op.window_bytes or self.window_bytes, self.window_bytes)
