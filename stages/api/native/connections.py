@@ -22,7 +22,8 @@ by reading, where "too many requests" would claim they never happened.
 
 The most one connection makes the member hold: max_queued_bytes here, ANSWER_HWM answers in
 ZeroMQ's pipe (each as large as an answer may be: a range can be large), the kernel's socket
-buffers, and what max_requests calls hold while they run.
+buffers, and what max_requests calls hold while they run; besides, the answers of one loop
+turn wait for its end (to leave back to back) up to FLUSH_BYTES, for all connections.
 
 etcd has no such bounds (its gRPC server stops on HTTP/2 flow control); the nearest of its
 errors is "etcdserver: too many requests" (ResourceExhausted: back off, then retry), used for
@@ -50,6 +51,9 @@ _NOBLOCK, _SNDMORE = int(zmq.NOBLOCK), int(zmq.SNDMORE)
 ANSWER_HWM = 16  # messages ZeroMQ queues per peer: what it holds for a client that stopped
 ENTRY_OVERHEAD_BYTES = 64  # a queued answer's bytes object and deque slot, beyond its length
 RETRY_MIN_S, RETRY_MAX_S = 0.001, 0.05
+# Answers wait for the end of the loop's turn (to leave back to back) only up to this many
+# bytes: a turn that completes many large answers must not hold them all before it counts them.
+FLUSH_BYTES = 1 << 20
 _SENT, _FULL, _GONE = range(3)
 
 
@@ -90,6 +94,8 @@ class Connections:
         self._conns: dict[bytes, _Conn] = {}
         self._blocked: set[bytes] = set()  # connections with answers queued
         self._pending: list[tuple[bytes, bytes, bool]] = []  # this turn's answers
+        self._pending_bytes = 0
+        self._flush_bytes = min(FLUSH_BYTES, max_queued_bytes)
         self.cut_offs_total = 0
 
     def __len__(self) -> int:
@@ -119,17 +125,24 @@ class Connections:
         c = self._conns.get(ident)
         if c is not None:  # None: closed meanwhile
             c.in_flight -= 1
-            self._pending.append((ident, out, True))
+            self._hold(ident, out, True)
 
     def refuse(self, ident: bytes, out: bytes) -> None:
         """The answer of a call that was not admitted; it leaves at `flush`."""
-        self._pending.append((ident, out, False))
+        self._hold(ident, out, False)
+
+    def _hold(self, ident: bytes, out: bytes, admitted: bool) -> None:
+        self._pending.append((ident, out, admitted))
+        self._pending_bytes += len(out)
+        if self._pending_bytes >= self._flush_bytes:
+            self.flush()
 
     # -- answers --------------------------------------------------------------------------------
 
     def flush(self) -> None:
         """Send this turn's answers, back to back (the socket's I/O thread wakes once)."""
         pending, self._pending = self._pending, []
+        self._pending_bytes = 0
         for ident, out, admitted in pending:
             c = self._conns.get(ident)
             if c is None:
