@@ -6,10 +6,11 @@ on one connection and answers go back as they complete, tagged with the caller's
 watch streams (stream.py) go to the stream table (watch.py). Bad frames get an
 INVALID_ARGUMENT error answer; the listener never stops for a client's mistake.
 
-The loop is shared with HTTP and gRPC, so one callback reads at most READ_BATCH frames and
-then lets the loop run before it reads on (ZeroMQ's FD is edge-triggered: a callback that
-stops before EAGAIN schedules its own continuation). ZeroMQ fair-queues the frames of its
-connections, so a flooding client gets its share of each batch, not the batch.
+The loop is shared with HTTP and gRPC, so a socket is read at most READ_BATCH frames per
+turn of the loop, and then the loop runs the others before it reads on (ZeroMQ's FD is
+edge-triggered: a read that stops before EAGAIN schedules its own continuation, and until it
+runs no other callback reads). ZeroMQ fair-queues the frames of its connections, so a flooding
+client gets its share of each batch, not the batch.
 
 The ROUTER is ROUTER_MANDATORY: it reports a full peer pipe (EAGAIN) and an unknown peer
 (EHOSTUNREACH) instead of dropping the frame silently. What each connection may hold (calls in
@@ -34,8 +35,9 @@ from .connections import ANSWER_HWM, Connections
 # Plain ints: pyzmq's flag enums cost a Python call per use.
 _NOBLOCK, _RCVMORE = int(zmq.NOBLOCK), int(zmq.RCVMORE)
 
-# Frames read per callback: about a millisecond of the loop at most, then the others' turn.
-READ_BATCH = 64
+# Frames read per turn of the loop: their tasks and the reads take a millisecond or two, then
+# the others' callbacks run.
+READ_BATCH = 32
 
 log = logging.getLogger("petcd.api")
 
@@ -141,6 +143,8 @@ class ZmqFrontEnd:
         self._on_readable(sock)
 
     def _on_readable(self, sock: zmq.Socket) -> None:
+        if sock in self._continuations:
+            return  # a batch per turn: the continuation reads next
         loop = asyncio.get_running_loop()
         conns = self.connections[sock]
         # Read until EAGAIN (what re-arms the edge-triggered FD) rather than asking EVENTS
@@ -175,9 +179,8 @@ class ZmqFrontEnd:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         # A full batch: more may wait behind it, and no edge will say so.
-        if sock not in self._continuations:
-            self._continuations.add(sock)
-            loop.call_soon(self._read_on, sock)
+        self._continuations.add(sock)
+        loop.call_soon(self._read_on, sock)
 
     def _read_on(self, sock: zmq.Socket) -> None:
         self._continuations.discard(sock)
