@@ -78,11 +78,10 @@ def _timed(call, samples: list, failures: list) -> None:
 
 def _probe(http: _HttpProbe, native: Client, rounds: int | None, while_flooding=None) -> dict:
     """Alternate HTTP and native puts: `rounds` of each, or while while_flooding() holds
-    (asked every 20 rounds)."""
+    (asked after every 20 rounds: a put comes first, so a stall falls on a probe)."""
     out = {"http": [], "native": [], "failures": []}
     n = 0
-    while (rounds is not None and n < rounds) or (
-            rounds is None and (n % 20 or while_flooding())):
+    while n < rounds if rounds is not None else (n % 20 or not n or while_flooding()):
         _timed(http.put, out["http"], out["failures"])
         _timed(lambda: native.put("probe/native", "v"), out["native"], out["failures"])
         n += 1
