@@ -342,7 +342,7 @@ _TOPS = ['[]', 'null', 'true', '1', '"x"', '[{}]', '{}{}', '', ' \n\t ', '{', '}
          '{"":1}', '{"\\u0000":1}']
 
 
-def _mutate(rng: random.Random, route: str, doc: dict) -> str | bytes:
+def _mutate(rng: random.Random, doc: dict) -> str | bytes:
     text = dumps(doc)
     fields = list(doc) or ["key"]
     f = rng.choice(fields)
@@ -354,9 +354,8 @@ def _mutate(rng: random.Random, route: str, doc: dict) -> str | bytes:
         return text[:i] + text[i + 1:]
     if kind == 2:
         i = rng.randrange(len(text) + 1)
-        return (text[:i] + rng.choice(_INSERTS) + text[i:]).encode("latin-1", "replace") \
-            if not text.isascii() else (text[:i] + rng.choice(_INSERTS) + text[i:]).encode(
-                "latin-1")
+        # latin-1: the inserted \xff goes in as one raw byte, not UTF-8 (dumps() is ASCII)
+        return (text[:i] + rng.choice(_INSERTS) + text[i:]).encode("latin-1")
     if kind == 3:  # duplicated key, the second one with another value
         return "{" + dumps(f) + ":" + rng.choice(_WRONG + ['"YmFk"']) + "," + text[1:] \
             if rng.random() < 0.5 else text[:-1] + ("," if doc else "") + dumps(f) + ":" + \
@@ -411,7 +410,7 @@ def _json_cases(corpus: _Corpus) -> None:
     for route in routes:
         for _ in range(3):
             corpus.post("json", "json_mutation", route,
-                        lambda c, route=route: _mutate(corpus.rng, route,
+                        lambda c, route=route: _mutate(corpus.rng,
                                                        template(route, c)))
 
 
@@ -688,10 +687,6 @@ def _stream_cases(corpus: _Corpus) -> None:
 
 def _head(method: str, path: str, *headers: str, version: str = "HTTP/1.1") -> bytes:
     return "\r\n".join([f"{method} {path} {version}", *headers, "", ""]).encode("latin-1")
-
-
-def _chunked(*parts: bytes) -> bytes:
-    return b"".join(parts)
 
 
 def _wire_cases(corpus: _Corpus) -> None:

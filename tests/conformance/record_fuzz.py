@@ -16,11 +16,12 @@ undone) as record.parse_body reads it, normalized as record.py does. A case's an
 recorded/fuzz.json, one compact line per case: its id, class, group, writes, the sha256 of
 the bytes it sends (the replay regenerates the corpus and checks it against these), the
 request itself when those bytes are at most REQUEST_INLINE_BYTES, and the answer, in which
-strings longer than CLIP_CHARS (snapshot blobs, /metrics) are clipped: no comparison reads
-them. tests/integration/test_fuzz_conformance.py
-replays it against petcd and compares `summary()` of each answer: the outcome, and per
+strings longer than 256 characters (snapshot blobs, /metrics) become their length, as in
+record_watch.py: no comparison reads them. tests/integration/test_fuzz_conformance.py replays
+it against petcd and compares `summary()` of each answer: the outcome, and per
 response the status, Content-Type and the body's error (code and message), Go's plain text,
-or for a success only the JSON shape (values depend on what ran before).
+or for a success only the JSON shape (values depend on what ran before; in a stream, runs of
+lines of one shape count once, and remaining_bytes, omitted when 0, is left out).
 
 Options: --out PATH, --etcd PATH.
 """
@@ -39,12 +40,14 @@ from pathlib import Path
 
 from tests.conformance import fuzz_cases
 from tests.conformance.record import Etcd, _normalize, etcd_version, parse_body
+# Strings longer than 256 characters become "<N chars>" (snapshot blobs, /metrics): no
+# comparison reads them.
+from tests.conformance.record_watch import _short as clip
 
 OUT = Path(__file__).resolve().parent / "recorded" / "fuzz.json"
 READ_TIMEOUT_S = 2.0
 PARALLEL = 16
 REQUEST_INLINE_BYTES = 4096
-CLIP_CHARS = 300
 
 
 def exchange(port: int, data: bytes, half_close: bool,
@@ -161,17 +164,6 @@ def run_corpus(port: int, cases: list[dict], normalize) -> dict[str, dict]:
         for c, a in zip(par, pool.map(lambda c: answer(port, c, normalize), par)):
             answers[c["id"]] = a
     return answers
-
-
-def clip(value):
-    """`value` with strings longer than CLIP_CHARS cut, their length noted."""
-    if isinstance(value, dict):
-        return {k: clip(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clip(v) for v in value]
-    if isinstance(value, str) and len(value) > CLIP_CHARS:
-        return value[:CLIP_CHARS] + f"...<{len(value)} chars>"
-    return value
 
 
 def digest(case: dict) -> str:
