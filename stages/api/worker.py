@@ -259,7 +259,9 @@ class Worker:
         methods.update(grpclib.health.service.Health().__mapping__())  # "" is SERVING
         cfg = self.cfg
         return grpc_listener.GrpcServer(
-            methods, max_request_bytes=cfg.max_request_bytes,
+            methods, max_request_bytes=cfg.max_request_bytes, max_txn_ops=cfg.max_txn_ops,
+            max_concurrent_streams=cfg.max_concurrent_streams,
+            max_request_header_bytes=cfg.max_request_header_bytes,
             keepalive_interval_s=cfg.grpc_keepalive_interval,
             keepalive_timeout_s=cfg.grpc_keepalive_timeout)
 
@@ -346,6 +348,7 @@ class Worker:
         http_protocol = (GoHttpProtocol if http_urls else
                          grpc_listener.shared_port_protocol(grpc, GoHttpProtocol))
         servers, listeners = [], []
+        max_head_bytes = self.cfg.max_request_header_bytes
         tls_context = tls.server_context(self.cfg)
         secure = lambda url: tls_context if url.lower().startswith("https://") else None  # noqa: E731
         for url in http_urls or self.cfg.listen_client_urls:
@@ -353,7 +356,8 @@ class Worker:
             config = uvicorn.Config(app, loop="none", http=http_protocol,
                                     lifespan="off", access_log=False, log_level="warning",
                                     server_header=False, date_header=False,
-                                    proxy_headers=False)
+                                    proxy_headers=False,  # the head bound: http/coalesce.py
+                                    h11_max_incomplete_event_size=max_head_bytes)
             config.load()
             config.ssl = secure(url)  # ours, with ALPN for gRPC (uvicorn's has none)
             servers.append(uvicorn.Server(config))
