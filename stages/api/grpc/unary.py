@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Awaitable, Callable
 
+from google.protobuf.message import DecodeError
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 
@@ -23,6 +24,7 @@ from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
 from ..auth_service import request_cert_user, request_token
 from ..tls import common_name
+from . import txn_wire
 from petcd.common.proto.convert import decoder, encoder
 
 log = logging.getLogger("petcd.api")
@@ -78,6 +80,11 @@ def handler(checks: Checks, request_cls: type, call: Callable[[object], Awaitabl
         enc = encoders.get(type(resp))
         if enc is None:
             enc = encoders[type(resp)] = encoder(type(resp), pb_reply)
-        await stream.send_message(enc(resp))
+        try:
+            reply = enc(resp)
+        except DecodeError:  # a deep txn's answer: upb copies sub-messages through its decoder
+            with txn_wire.deep_messages():
+                reply = enc(resp)
+        await stream.send_message(reply)
 
     return handle
