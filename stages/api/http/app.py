@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from petcd.common import auth, cluster, concurrency, lease
 from petcd.common.errors import Code, EtcdError
-from .. import learner
+from .. import learner, limits
 from . import gateway_json
 from .gateway_json import GatewayPanic
 from . import gojson
@@ -322,6 +322,7 @@ class GatewayApp:
         if body is None:
             # Far past the gRPC limit: refuse without holding it all in memory. etcd's text
             # names the decoded message size; the body size stands in for it here.
+            limits.hit("http", "body_bytes")
             limit = self.grpc_limit_bytes
             e = EtcdError(Code.RESOURCE_EXHAUSTED,
                           f"grpc: received message larger than max ({self.max_body_bytes} vs. "
