@@ -544,7 +544,9 @@ def decode(cls: type, body: bytes) -> object:
 def _decode(cls: type, body: bytes) -> object:
     plan = _PLANS[cls]
     obj = _MISSING
-    if b"\\" not in body:
+    # orjson reads -0 as 0, which Go refuses for an unsigned field: such bodies (no base64
+    # text has a '-') take the path that keeps number literals as written.
+    if b"\\" not in body and b"-0" not in body:
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:

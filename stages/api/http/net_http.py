@@ -31,6 +31,7 @@ it failed.
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 import httptools
 
@@ -134,6 +135,11 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
             self._refusal = go_error_answer(refusal)
             raise ValueError(refusal)  # stops the parser; data_received answers
         super().on_headers_complete()
+        if b"#" in self.url:
+            # Go keeps a fragment sent in the request line as part of the path (a client
+            # never sends one); httptools splits it off. The app has not run yet.
+            path = self.url.split(b"?", 1)[0]
+            self.scope["path"] = urllib.parse.unquote(path.decode("latin-1"))
 
     def _parser_error(self, message: str) -> None:
         cycle = self.cycle
