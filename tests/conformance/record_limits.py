@@ -1,4 +1,5 @@
-"""Record a real etcd's answers at the bounds on one client: `python -m tests.conformance.record_limits`.
+"""Record a real etcd's answers at the bounds on one client (`python -m
+tests.conformance.record_limits`).
 
 Three sets, each played on a throwaway single-member etcd (record.Etcd) and written to
 recorded/limits.json; the `play_*` functions are also what the integration tests run against
@@ -32,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from petcd.stages.api.grpc.txn_wire import encode_varint
 from tests.conformance.record import Etcd, etcd_version
 
 HERE = Path(__file__).resolve().parent
@@ -187,15 +189,6 @@ def _send_all(sock: socket.socket, data: bytes) -> None:
 
 # -- gRPC: txn depth -----------------------------------------------------------------------
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def nested_txn(levels: int, leaf: bytes = b"") -> bytes:
     """A TxnRequest nested `levels` deep: each level's only success op (field 2) holds the
     next in request_txn (field 4); the innermost TxnRequest is `leaf` (its raw fields).
@@ -203,12 +196,12 @@ def nested_txn(levels: int, leaf: bytes = b"") -> bytes:
     lengths = []
     inner = len(leaf)
     for _ in range(levels - 1):
-        op = 1 + len(_varint(inner)) + inner       # RequestOp{request_txn}
+        op = 1 + len(encode_varint(inner)) + inner       # RequestOp{request_txn}
         lengths.append((inner, op))
-        inner = 1 + len(_varint(op)) + op           # TxnRequest{success: [op]}
+        inner = 1 + len(encode_varint(op)) + op           # TxnRequest{success: [op]}
     parts = []
     for txn_len, op_len in reversed(lengths):
-        parts.append(b"\x12" + _varint(op_len) + b"\x22" + _varint(txn_len))
+        parts.append(b"\x12" + encode_varint(op_len) + b"\x22" + encode_varint(txn_len))
     return b"".join(parts) + leaf
 
 
@@ -443,6 +436,12 @@ def _record(binary: str, cases: list[dict], play) -> list[dict]:
     return out
 
 
+def _write(out: Path, doc: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(_dump(doc))
+    print(f"wrote {out}", file=sys.stderr)
+
+
 def _dump(doc: dict) -> str:
     """One compact line per case: readable diffs."""
     out = ["{"]
@@ -466,7 +465,7 @@ SETS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--only", default="", help="comma-separated sets: " + ",".join(SETS))
     ap.add_argument("--etcd", default=shutil.which("etcd") or "/usr/bin/etcd")
@@ -477,10 +476,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in only:
         cases, play = SETS[name]
         doc[name] = _record(args.etcd, cases, play)
-    ordered = {"etcd_version": doc["etcd_version"], **{k: doc[k] for k in SETS if k in doc}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(_dump(ordered))
-    print(f"wrote {args.out}", file=sys.stderr)
+    _write(args.out, {"etcd_version": doc["etcd_version"],
+                      **{k: doc[k] for k in SETS if k in doc}})
     return 0
 
 

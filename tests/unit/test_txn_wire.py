@@ -70,7 +70,8 @@ def test_what_the_cut_drops_is_still_checked_as_go_decodes_it():
 def _txn_bytes(fields: list[tuple[int, bytes]]) -> bytes:
     out = b""
     for field, payload in fields:
-        out += txn_wire._enc_varint(field << 3 | 2) + txn_wire._enc_varint(len(payload)) + payload
+        tag = txn_wire.encode_varint(field << 3 | 2)
+        out += tag + txn_wire.encode_varint(len(payload)) + payload
     return out
 
 

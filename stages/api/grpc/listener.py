@@ -12,8 +12,8 @@ Limits are etcd's: a message larger than --max-request-bytes + 512 KiB is refuse
 ResourceExhausted and grpc-go's text; a TxnRequest is decoded at any depth, its too deep nesting
 refused as etcd refuses it (txn_wire.py); streams in flight and header list bytes are bounded
 per connection as grpc-go bounds them (h2_bounds.py); every refusal is counted (limits.py).
-The server pings an idle connection after
---grpc-keepalive-interval and drops it when no answer comes in --grpc-keepalive-timeout.
+The server pings an idle connection after --grpc-keepalive-interval and drops it when no
+answer comes in --grpc-keepalive-timeout.
 grpclib never sends GOAWAY for a client's pings, so --grpc-keepalive-min-time (which etcd uses
 to refuse clients pinging more often) cuts no client off here: an idle `etcdctl watch` stays.
 
@@ -31,8 +31,8 @@ from grpclib.config import Configuration
 from grpclib.const import Status
 from grpclib.encoding.proto import ProtoCodec
 from grpclib.exceptions import GRPCError
-from h2.settings import SettingCodes
 from grpclib.protocol import Connection, EventsProcessor, H2Protocol, _set_nodelay
+from h2.settings import SettingCodes
 
 from petcd.common.proto import rpc_pb2
 from .. import limits

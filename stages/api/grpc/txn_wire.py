@@ -105,7 +105,8 @@ def _skip(data: bytes, i: int, end: int, wire_type: int) -> int:
         wire_type = tag & 7
 
 
-def _enc_varint(n: int) -> bytes:
+def encode_varint(n: int) -> bytes:
+    """A protobuf varint."""
     out = bytearray()
     while n > 0x7F:
         out.append(n & 0x7F | 0x80)
@@ -132,7 +133,7 @@ def scan(data: bytes, cut_level: int) -> tuple[bytes, bool]:
             stack.pop()
             if parts is not None and stack:  # a kept message: into its parent's output
                 payload = b"".join(parts)
-                stack[-1][3].append(frame[4] + _enc_varint(len(payload)) + payload)
+                stack[-1][3].append(frame[4] + encode_varint(len(payload)) + payload)
             continue
         start = i
         tag, i = _varint(data, i, end)
