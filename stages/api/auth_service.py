@@ -54,6 +54,18 @@ from .jwt_tokens import JwtTokens
 
 # The token of the request being served: "" for none, None for the member's own requests.
 request_token: ContextVar[str | None] = ContextVar("petcd_request_token", default="")
+# etcd looks a token up whenever the metadata names one, even an empty one, and even with
+# auth off: an empty token sent is this (no token has a NUL), which is never found.
+EMPTY_TOKEN = "\0"
+
+
+def sent_token(metadata: dict) -> str:
+    """The request's token from its metadata, as etcd's AuthInfoFromCtx reads it: `token`,
+    else `authorization` (how the gateway forwards Authorization); "" when neither is sent."""
+    for name in ("token", "authorization"):
+        if name in metadata:
+            return metadata[name] or EMPTY_TOKEN
+    return ""
 # The Common Name of the request's verified client certificate (gRPC with --client-cert-auth):
 # the user of a request without a token, as etcd's AuthInfoFromTLS.
 request_cert_user: ContextVar[str] = ContextVar("petcd_request_cert_user", default="")

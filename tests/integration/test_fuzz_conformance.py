@@ -43,12 +43,37 @@ def test_the_corpus_is_the_recorded_one():
 
 
 def _refused(ans: dict) -> bool:
-    """Whether the answer is not a success (no final response, or its status is not 200)."""
+    """Whether the first final answer is an error. A request that got no answer at all (the
+    connection closed or timed out) is not known to be refused: Go's gateway runs a call as
+    soon as its JSON is whole, before the rest of a body that never comes."""
     finals = [r for r in ans.get("responses", []) if r.get("status", 0) >= 200]
-    return not finals or finals[0]["status"] != 200
+    return bool(finals) and finals[0]["status"] != 200
+
+
+# Cases petcd answers unlike etcd by design, each listed in docs/compatibility.md ("HTTP:
+# malformed requests and the connection"), with the reason.
+KNOWN = {
+    # llhttp refuses framing Go lets through (duplicate or empty Content-Length, Content-Length
+    # with chunked, bare-LF line ends, leading zeros in a chunk size) or names a bad header
+    # line with another of Go's texts
+    "wire-024": "framing", "wire-026": "framing", "wire-028": "framing", "wire-041": "framing",
+    "wire-042": "framing", "wire-070": "framing", "wire-071": "header text",
+    "wire-072": "header text", "wire-073": "header text",
+    # what follows an answer: Go waits for the rest of a line or a body, petcd closes
+    "wire-010": "tail", "wire-012": "tail", "wire-014": "tail", "wire-037": "tail",
+    "wire-051": "tail",
+    # gateway features petcd does not serve: websocket watch, the method override of form
+    # posts, expvar
+    "header-009": "not served", "header-036": "not served", "header-037": "not served",
+    "path-037": "not served",
+    # two members of a oneof: etcd takes one by Go's random map order
+    "stream-039": "random in etcd",
+}
 
 
 def _known_difference(case: dict, want: dict, got: dict) -> bool:
+    if case["id"] in KNOWN:
+        return True
     if case["request"].get("path", "").startswith("/v3alpha/"):
         return True
     if want.get("closed"):
@@ -105,7 +130,7 @@ def test_fuzz_corpus_matches_etcd(start_member):
     if half_applied:
         problems.append(f"refused by petcd, yet written (half-applied): {half_applied}")
     written = [c["id"] for c in cases if c["id"] not in half_applied
-               and _refused(recorded[c["id"]]["answer"]) and set(c["writes"]) & existing]
+               and c["id"] not in KNOWN and _refused(recorded[c["id"]]["answer"]) and set(c["writes"]) & existing]
     if written:
         problems.append(f"refused by etcd, written by petcd: {written}")
     key = base64.b64encode(KEY_PREFIX + b"after").decode()

@@ -22,7 +22,7 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
-from ..auth_service import request_cert_user, request_token
+from ..auth_service import request_cert_user, request_token, sent_token
 from ..tls import common_name
 from . import txn_wire
 from petcd.common.proto.convert import decoder, encoder
@@ -49,7 +49,7 @@ class Checks:
         Also makes the call's token (metadata `token`, or `authorization` as the gateway
         forwards it) the request's (auth_service.py)."""
         md = stream.metadata
-        request_token.set(md.get("token") or md.get("authorization") or "")
+        request_token.set(sent_token(md))
         if self.cert_users:
             request_cert_user.set(common_name(stream.peer.cert()))
         if stream.metadata.get("hasleader") == "true" and not self.has_leader():

@@ -20,10 +20,14 @@ Must never: let an exception reach the client as a traceback; every failure is a
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import time
 from typing import Awaitable, Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST
+# generate_latest writes the text format etcd serves (0.0.4), under its own name here
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from petcd.common import auth, cluster, concurrency, lease
 from petcd.common.errors import Code, EtcdError
@@ -35,7 +39,7 @@ from .gojson import GoJSONError
 from .stream import request_stream
 from .json_stream import JsonStream
 from ..leader_monitor import no_leader
-from ..auth_service import request_token
+from ..auth_service import request_token, sent_token
 
 log = logging.getLogger("petcd.api")
 
@@ -248,13 +252,22 @@ class GatewayApp:
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        # The request's token (auth_service.py): the gateway passes Authorization on as
-        # metadata, and Grpc-Metadata-Token as `token`, which etcd reads first.
-        token = ""
+        # The request's token (auth_service.py): the gateway passes Authorization (and
+        # Grpc-Metadata-Authorization) on as metadata `authorization`, and
+        # Grpc-Metadata-Token as `token`, which etcd reads first.
+        metadata = {}
         for name, value in scope["headers"]:
-            if name == b"grpc-metadata-token" or (name == b"authorization" and not token):
-                token = value.decode("latin-1")
-        request_token.set(token)
+            if name == b"grpc-metadata-":
+                # forwarded as metadata with an empty name, which HTTP/2 refuses
+                e = EtcdError(Code.INTERNAL, "stream terminated by RST_STREAM with error "
+                                             "code: PROTOCOL_ERROR")
+                status, out = gateway_json.encode_error(e)
+                return await _respond(send, status, _CORS_HEADERS + _ERROR_HEADERS, out)
+            if name == b"grpc-metadata-token":
+                metadata["token"] = value.decode("latin-1")
+            elif name in (b"authorization", b"grpc-metadata-authorization"):
+                metadata.setdefault("authorization", value.decode("latin-1"))
+        request_token.set(sent_token(metadata))
         if method == "OPTIONS":
             return await _respond(send, 200, _CORS_HEADERS, b"")
         clean = _clean_path(path)
@@ -265,7 +278,7 @@ class GatewayApp:
             return await _redirect(send, method, clean, scope.get("query_string", b""))
         if path == "/metrics" and self.metrics is not None:  # as etcd: any method
             return await _respond(send, 200, [(b"content-type",
-                                               CONTENT_TYPE_LATEST.encode())],
+                                               CONTENT_TYPE_PLAIN_0_0_4.encode())],
                                   self.metrics())
         if self.failpoints is not None and path.startswith("/debug/failpoints"):
             body = await _read_body(receive, 4096) or b""
@@ -315,6 +328,14 @@ class GatewayApp:
             return await _respond(send, 405, _CORS_HEADERS + _TEXT_HEADERS,
                                   b"Method Not Allowed\n")
         try:
+            timeout_s = _grpc_timeout_s(scope["headers"])
+            # the deadline runs from the head, as the gateway's context does (the clock, not
+            # the loop's time, which stands still within one turn)
+            deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        except EtcdError as e:  # the gateway refuses the header before it reads the body
+            status, out = gateway_json.encode_error(e)
+            return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
+        try:
             body = await _read_body(receive, self.max_body_bytes, scope)
         except EtcdError as e:  # the body could not be read: the decoder's error
             status, out = gateway_json.encode_error(e)
@@ -344,7 +365,10 @@ class GatewayApp:
         try:
             if self.is_learner() and learner.refuses(req):
                 raise learner.not_capable()
-            resp = await call(req)
+            if deadline is None:
+                resp = await call(req)
+            else:
+                resp = await _before(deadline, call)(req)
             out = gateway_json.encode(resp)
         except EtcdError as e:  # errors from the service carry the gRPC trailer header
             status, out = gateway_json.encode_error(e)
@@ -474,6 +498,47 @@ class GatewayApp:
                 EtcdError(Code.UNAVAILABLE, "etcdserver: server stopped"))
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# Grpc-Timeout's units (grpc-gateway's timeoutDecode), in nanoseconds.
+_TIMEOUT_UNITS_NS = {"H": 3600 * 10**9, "M": 60 * 10**9, "S": 10**9, "m": 10**6, "u": 10**3,
+                     "n": 1}
+_GO_INT64 = re.compile(r"[+-]?[0-9]+\Z")
+
+
+def _grpc_timeout_s(headers) -> float | None:
+    """The call's deadline from its Grpc-Timeout header, as grpc-gateway reads it (a Go
+    int64 and a unit letter; the product wraps as Go's time.Duration does, and a deadline at
+    or before now has passed), or None without the header."""
+    for name, value in headers:
+        if name == b"grpc-timeout":
+            text = value.decode("latin-1")
+            break
+    else:
+        return None
+    unit_ns = _TIMEOUT_UNITS_NS.get(text[-1:]) if len(text) >= 2 else None
+    digits = text[:-1]
+    if unit_ns is None or not _GO_INT64.match(digits) or not -2**63 <= int(digits) < 2**63:
+        raise EtcdError(Code.INVALID_ARGUMENT, f"invalid grpc-timeout: {text}")
+    ns = (int(digits) * unit_ns + 2**63) % 2**64 - 2**63
+    return ns / 1e9
+
+
+def _before(deadline: float, call):
+    """`call` under the client's deadline (time.monotonic): gRPC's DeadlineExceeded once it
+    passes, and the call not even started if it already has (a gRPC client does not send a
+    call whose context is done)."""
+    async def bounded(req):
+        expired = EtcdError(Code.DEADLINE_EXCEEDED, "context deadline exceeded")
+        remaining_s = deadline - time.monotonic()
+        if remaining_s <= 0:
+            raise expired
+        try:
+            async with asyncio.timeout(remaining_s):
+                return await call(req)
+        except TimeoutError:
+            raise expired from None
+    return bounded
 
 
 def _clean_path(path: str) -> str:

@@ -472,6 +472,12 @@ def _make_conv(f: Field):
 
     def conv_list(v, st):
         if type(v) is not list:
+            if f.kind == "enum" and type(v) in (str, GoStr):
+                # jsonpb reads a quoted value of an enum field as a name first, whatever the
+                # field's shape: an unknown name is that error, a known one then fails on
+                # the slice it cannot be stored in.
+                one(v, st)
+                raise _bad(f'invalid target "slice" for enum {f.go_enum}')
             raise _type_err(_json_kind(v), _LIST_TYPE)
         out = []
         for x in v:

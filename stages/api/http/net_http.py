@@ -19,11 +19,11 @@ uvicorn's protocol (through CoalescingHttpToolsProtocol) with Go's behaviour at 
   connection before the body's end) reaches the app as `scope["petcd.body_error"]` with the
   body ended there (app.read_request_body turns it into the decoder's error, as Go's
   json.Decoder does);
-* a half-closed connection still gets the answer to the request in flight, then closes.
-
-What Go decides by a race (its server cancels a request's context when it sees the client's
-EOF, which etcd reports as 408 "context canceled" if the call has not finished) is not copied:
-the request is answered.
+* a bad head pipelined behind a request in flight is answered after that request's answer;
+* Go cancels a request when it sees its client's EOF: a stream (watch, keep-alive, snapshot,
+  observe) then ends, with the gateway's 408 "context canceled" if it had answered nothing;
+  a unary call is canceled only if it had not finished, which is a race that is not copied:
+  a half-closed connection still gets the answer to the call in flight, then closes.
 
 Must never: answer before the cmux gate has seen a whole first line, or feed the parser after
 it failed.
@@ -42,6 +42,21 @@ MAX_FIRST_LINE_BYTES = 4096
 
 _GO_ERROR_HEADERS = b"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
+
+def go_error_answer(public: str, body: str | None = None) -> bytes:
+    """Go's plain answer to a head it refuses (server.go: the status line and body are both
+    `public`, for 501 the body names the problem)."""
+    return (b"HTTP/1.1 " + public.encode() + _GO_ERROR_HEADERS
+            + (body if body is not None else public).encode())
+
+
+# The methods llhttp parses; Go takes any token.
+_LLHTTP_METHODS = frozenset(m.encode() for m in (
+    "DELETE GET HEAD POST PUT CONNECT OPTIONS TRACE COPY LOCK MKCOL MOVE PROPFIND PROPPATCH "
+    "SEARCH UNLOCK BIND REBIND UNBIND ACL REPORT MKACTIVITY CHECKOUT MERGE M-SEARCH NOTIFY "
+    "SUBSCRIBE UNSUBSCRIBE PATCH PURGE MKCALENDAR LINK UNLINK SOURCE QUERY").split())
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
 # llhttp's message -> Go's answer to the same head: (status line text, body), or for errors
 # in the body, Go's chunked reader's error text.
 _HEAD_ERRORS = {
@@ -52,14 +67,35 @@ _BODY_ERRORS = {
     "Invalid character in chunk size": "invalid byte in chunk length",
     "Chunk size overflow": "http chunk length too large",
 }
-_UNSUPPORTED_TE = "Request has invalid `Transfer-Encoding`"
+
+_STREAM_ROUTES = ("/watch", "/lease/keepalive", "/maintenance/snapshot", "/election/observe")
+_CANCELED_BODY = b'{"error":"context canceled","message":"context canceled","code":1}'
+_CANCELED_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\nAccess-Control-Allow-Headers: accept, content-type, "
+    b"authorization\r\nAccess-Control-Allow-Methods: POST, GET, OPTIONS, PUT, DELETE\r\n"
+    b"Access-Control-Allow-Origin: *\r\nContent-Type: application/json\r\nContent-Length: "
+    + str(len(_CANCELED_BODY)).encode() + b"\r\n\r\n" + _CANCELED_BODY)
 
 
-def go_error_answer(public: str, body: str | None = None) -> bytes:
-    """Go's plain answer to a head it refuses (server.go: the status line and body are both
-    `public`, for 501 the body names the problem)."""
-    return (b"HTTP/1.1 " + public.encode() + _GO_ERROR_HEADERS
-            + (body if body is not None else public).encode())
+_BAD_TRANSFER_ENCODING = "Invalid `Transfer-Encoding` header value"  # llhttp's, in the head
+_UNSUPPORTED_TE_ANSWER = go_error_answer("501 Not Implemented", "Unsupported transfer encoding")
+
+
+def _is_stream(path: str) -> bool:
+    return path.startswith(("/v3/", "/v3beta/", "/v3alpha/")) and path.endswith(_STREAM_ROUTES)
+
+
+def _head_answer(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """Go's answer to a head that names a framing or an expectation it does not take
+    (net/http: one Transfer-Encoding, exactly "chunked"; Expect only 100-continue), or None."""
+    codings = [v for k, v in headers if k == b"transfer-encoding"]
+    if codings and (len(codings) > 1 or codings[0].strip().lower() != b"chunked"):
+        return _UNSUPPORTED_TE_ANSWER
+    expect = [v for k, v in headers if k == b"expect"]
+    if expect and expect[0].strip().lower() != b"100-continue":
+        return (b"HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\n"
+                b"Content-Length: 0\r\n\r\n")
+    return None
 
 
 def is_http1_request_line(line: bytes) -> bool:
@@ -84,6 +120,9 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
         self._failed = False                  # the parser failed: nothing more is fed to it
         self._close_after_response = False    # half-closed, or the body could not be read
         self._refusal: bytes | None = None    # Go's answer to the head being parsed
+        self._deferred: bytes | None = None   # a refusal to send after the answer in flight
+        self._method: str | None = None       # the first request's method, if not llhttp's
+        self._in_head = False                 # a request head has begun and not ended
 
     # -- cmux --
 
@@ -101,7 +140,7 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
             if not is_http1_request_line(seen[:newline]):
                 return self._drop()
             self._first_line = None
-            data = seen
+            data = self._first_line_for_llhttp(seen, newline)
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
@@ -115,13 +154,33 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
                 return self._refuse(self._refusal)
             self._parser_error(str(e))
 
+    def _first_line_for_llhttp(self, data: bytes, newline: int) -> bytes:
+        """The connection's first bytes with their request line put in a form llhttp takes
+        where Go takes more: a method llhttp does not know (any token is a method to Go, and
+        the gateway answers 405) is parsed as PUT and restored in the scope, and a minor
+        version past 1 is parsed as HTTP/1.1 (Go serves any 1.x as 1.1)."""
+        line = data[:newline]
+        method, rest = line.split(b" ", 1)
+        if method not in _LLHTTP_METHODS and _TOKEN.fullmatch(method):
+            self._method = method.decode("ascii")
+            method = b"PUT"
+        proto_at = rest.rfind(b" HTTP/1.") + 1
+        if rest[proto_at + 7:proto_at + 8] not in (b"0", b"1"):
+            rest = rest[:proto_at] + b"HTTP/1.1" + rest[proto_at + 8:]
+        return method + b" " + rest + data[newline:]
+
     def _drop(self) -> None:
         self._failed = True
         self.transport.close()
 
     # -- Go's answers to heads, and body read errors --
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+
     def on_headers_complete(self) -> None:
+        self._in_head = False
         refusal = None
         if self.parser.get_http_version() == "1.1":
             hosts = [v for k, v in self.headers if k == b"host"]
@@ -131,10 +190,13 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
                 refusal = "400 Bad Request"
         if refusal is None and _bad_escape(self.url):
             refusal = "400 Bad Request"
-        if refusal is not None:
-            self._refusal = go_error_answer(refusal)
-            raise ValueError(refusal)  # stops the parser; data_received answers
+        answer = go_error_answer(refusal) if refusal is not None else _head_answer(self.headers)
+        if answer is not None:
+            self._refusal = answer
+            raise ValueError("refused head")  # stops the parser; data_received answers
         super().on_headers_complete()
+        if self._method is not None:
+            self.scope["method"], self._method = self._method, None
         if b"#" in self.url:
             # Go keeps a fragment sent in the request line as part of the path (a client
             # never sends one); httptools splits it off. The app has not run yet.
@@ -145,20 +207,22 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
         cycle = self.cycle
         in_body = (cycle is not None and not cycle.response_complete and cycle.more_body
                    and cycle.scope is self.scope)
-        if message == _UNSUPPORTED_TE:
-            # Go refuses the head before any handler runs; llhttp noticed only at the body.
-            if in_body:
-                cycle.response_complete = True  # the app's answer, if any, is not sent
-            return self._refuse(go_error_answer("501 Not Implemented",
-                                                "Unsupported transfer encoding"))
         if in_body:
             self._failed = True
             self.end_body(_BODY_ERRORS.get(message, "malformed chunked encoding"))
             return
+        if message == _BAD_TRANSFER_ENCODING:  # the header itself is what Go refuses
+            return self._refuse(_UNSUPPORTED_TE_ANSWER)
         self._refuse(go_error_answer(_HEAD_ERRORS.get(message, "400 Bad Request")))
 
     def _refuse(self, answer: bytes) -> None:
+        """Go's answer to a head it refuses. Go reads requests one at a time, so a bad head
+        pipelined behind a request in flight is answered after that request's answer."""
         self._failed = True
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            self._deferred = answer
+            return
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
@@ -176,8 +240,20 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
 
     def eof_received(self) -> bool | None:
         cycle = self.cycle
+        if self._in_head and not self._failed and (cycle is None or cycle.response_complete):
+            self._refuse(go_error_answer("400 Bad Request"))  # Go: a head cut short
+            return True
         if cycle is None or cycle.response_complete or self._failed:
             return None  # nothing in flight: the transport closes
+        if _is_stream(cycle.scope.get("path", "")):
+            # Go cancels a request when it sees its client's EOF. A stream is always still
+            # running then: it ends, with the gateway's 408 if it had answered nothing.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            if not cycle.response_started:
+                self.transport.write(_CANCELED_ANSWER)
+            self.transport.close()  # after what is buffered (the transport coalesces writes)
+            return True
         if cycle.more_body:
             self.end_body("unexpected EOF")
         self._close_after_response = True
@@ -185,6 +261,9 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._deferred is not None and not self.transport.is_closing():
+            self.transport.write(self._deferred)
+            self.transport.close()
         if self._close_after_response and not self.transport.is_closing():
             self.transport.close()
 
