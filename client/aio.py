@@ -46,6 +46,10 @@ class _Builder(Client):
         raise _Built(method, request, timeout_s)
 
 
+# Calls one connection keeps outstanding at most (the member's default bound per connection).
+MAX_CALLS_IN_FLIGHT = 256
+
+
 class AsyncZmqTransport:
     def __init__(self, endpoint, curve=None) -> None:
         import zmq
@@ -61,6 +65,9 @@ class AsyncZmqTransport:
         self._waiting: dict[int, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
         self.token = ""  # the auth token sent with every call
+        # The member answers calls past its --zmq-max-requests-per-connection bound (256 by
+        # default) with "too many requests"; more calls than that wait here for a slot.
+        self._slots = asyncio.Semaphore(MAX_CALLS_IN_FLIGHT)
 
     async def _read(self) -> None:
         while True:
@@ -73,6 +80,11 @@ class AsyncZmqTransport:
     async def call(self, method: str, request: object, timeout_s: float,
                    token: str | None = None) -> object:
         """token: sent instead of the transport's."""
+        async with self._slots:
+            return await self._call(method, request, timeout_s, token)
+
+    async def _call(self, method: str, request: object, timeout_s: float,
+                    token: str | None) -> object:
         if self._reader is None:
             self._reader = asyncio.ensure_future(self._read())
         rpc = RPCS[method]

@@ -169,7 +169,7 @@ KNOBS: tuple[Knob, ...] = (
          "and its watchers dropped"),
     Knob("zmq-max-streams-per-connection", int, 1024,
          "open ZeroMQ watch streams per client connection"),
-    Knob("zmq-max-requests-per-connection", int, 1024,
+    Knob("zmq-max-requests-per-connection", int, 256,
          "unary ZeroMQ calls in flight per client connection; past it a call is answered "
          "'etcdserver: too many requests' at once"),
     Knob("zmq-max-queued-bytes-per-connection", int, 64 << 20,

@@ -9,10 +9,12 @@ that sets them (common/config.py), so an operator reading the metric knows what 
     header_bytes    --max-request-header-bytes       request line and headers (HTTP 431)
     body_bytes      --max-request-bytes (+512 KiB)   one request message
     txn_depth       --max-txn-ops                    nesting of txns, refused while decoding
+                                                     (HTTP: Go's JSON depth limit, 10000)
     streams         --max-concurrent-streams, --zmq-max-streams-per-connection
     watchers        --max-watchers-per-stream
     requests        --zmq-max-requests-per-connection
     queued_bytes    --zmq-max-queued-bytes-per-connection
+    stream_window   --zmq-stream-window-bytes        requests a watch stream queued unread
 
 Must never: count anything but a refusal; a hit is a client told no.
 """

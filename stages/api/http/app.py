@@ -360,6 +360,8 @@ class GatewayApp:
             status, out = gateway_json.encode_error(e)
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         except EtcdError as e:  # the gateway's own JSON errors: a plain unary answer
+            if e.message == "exceeded max depth":
+                limits.hit("http", "txn_depth")
             status, out = gateway_json.encode_error(e)
             return await _respond(send, status, _CORS_HEADERS + _JSON_HEADERS[:1], out)
         try:

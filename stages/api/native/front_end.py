@@ -59,7 +59,7 @@ class ZmqFrontEnd:
                  member_service=None, is_learner=lambda: False, streams=None,
                  heartbeat_ms: int = 0, extra_methods: dict | None = None,
                  max_txn_ops: int = DEFAULT_MAX_TXN_OPS,
-                 max_requests_per_connection: int = 1024,
+                 max_requests_per_connection: int = 256,
                  max_queued_bytes_per_connection: int = 64 << 20) -> None:
         """streams: a watch.ZmqWatchStreams (None: no watch); heartbeat_ms: the ZMTP
         heartbeat interval (dead connections are dropped after 3 intervals; 0: off);

@@ -35,6 +35,7 @@ from typing import Callable
 
 import zmq
 
+from .. import limits
 from petcd.common.errors import Code, ErrStopped, ErrTooManyRequests, EtcdError
 from petcd.common.kv import WatchRequest
 from .. import learner, limits
@@ -136,6 +137,7 @@ class ZmqWatchStreams:
             s.inbox.append((req, size))
             s.inbox_bytes += size
             if s.inbox_bytes > s.credit.window_bytes:
+                limits.hit("zmq", "stream_window")
                 return self._end(s, EtcdError(ErrTooManyRequests.code,
                                               ErrTooManyRequests.message))
             s.inbox_ready.set()
