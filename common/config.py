@@ -153,6 +153,9 @@ KNOBS: tuple[Knob, ...] = (
     # -- per-stage tuning (petcd's own) --
     Knob("api-workers", int, 1, "number of api worker processes sharing the client listeners"),
     Knob("api-max-inflight-requests", int, 10_000, "client requests in flight per api worker"),
+    Knob("api-proposal-window", int, 64,
+         "client proposals an api worker keeps in flight to raft; past it writers wait, each "
+         "client (connection) in turn, so one client's backlog does not delay the others"),
     Knob("request-timeout-ms", int, 0,
          "client request timeout (0 = etcd's 5 s + 2 x election timeout)"),
     Knob("watch-buffer-events", int, 10_000,
@@ -346,7 +349,7 @@ def _validate(v: dict[str, Any]) -> None:
                           "--zmq-stream-keepalive-ms at least 100")
     for name in ("api_workers", "zmq_max_streams_per_connection", "watch_buffer_events",
                  "raft_max_batch_entries", "apply_max_batch_entries", "max_concurrent_streams",
-                 "max_request_header_bytes", "max_watchers_per_stream",
+                 "max_request_header_bytes", "max_watchers_per_stream", "api_proposal_window",
                  "zmq_max_requests_per_connection", "zmq_max_queued_bytes_per_connection",
                  "snapshot_count", "pipe_hwm", "raft_max_inflight_msgs",
                  "raft_max_inflight_appends"):

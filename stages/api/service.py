@@ -38,6 +38,7 @@ from petcd.common.pipeline import (
 from petcd.stages.apply.applier import WORKER_SHIFT
 from petcd.stages.api import validate
 from petcd.stages.apply.txn import is_readonly as is_txn_readonly
+from .admission import FairAdmission, request_client
 from .waiters import AppliedIndex, ReadIndexer, RequestExpired, Results
 
 # A proposal dropped for lack of a leader is retried after this long, until the request's
@@ -61,7 +62,8 @@ class KVService:
     def __init__(self, *, worker: int, reader, member: MemberState,
                  send_proposal: Callable[[Proposal], None],
                  send_read_index: Callable[[ReadIndexRequest], None],
-                 request_timeout_s: float, max_txn_ops: int, max_request_bytes: int) -> None:
+                 request_timeout_s: float, max_txn_ops: int, max_request_bytes: int,
+                 proposal_window: int = 1 << 30) -> None:
         self.worker = worker
         self.reader = reader
         self.member = member
@@ -74,6 +76,7 @@ class KVService:
         self.request_timeout_s = request_timeout_s
         self.max_txn_ops = max_txn_ops
         self.max_request_bytes = max_request_bytes
+        self.admission = FairAdmission(proposal_window)
         # The auth service (auth_service.py), set by the worker; None: no auth at all.
         self.auth = None
 
@@ -203,6 +206,18 @@ class KVService:
         An error result is raised as its EtcdError."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.request_timeout_s
+        try:
+            async with asyncio.timeout_at(deadline):  # its turn among the clients
+                await self.admission.enter(request_client.get())
+        except TimeoutError:
+            raise _copy(ErrDeadlineExceeded) from None
+        try:
+            return await self._submit(request_id, message, deadline)
+        finally:
+            self.admission.leave()
+
+    async def _submit(self, request_id: int, message: object, deadline: float) -> ApplyResult:
+        loop = asyncio.get_running_loop()
         first = True
         while True:
             fut = self.results.register(request_id, deadline if first else None)

@@ -101,7 +101,7 @@ class Worker:
             worker=worker, reader=self.reader, member=self.member,
             send_proposal=self._push, send_read_index=self._push,
             request_timeout_s=cfg.request_timeout_s, max_txn_ops=cfg.max_txn_ops,
-            max_request_bytes=cfg.max_request_bytes)
+            max_request_bytes=cfg.max_request_bytes, proposal_window=cfg.api_proposal_window)
         self.auth = AuthService(self.service, self.reader, token_ttl_s=cfg.auth_token_ttl,
                                 bcrypt_cost=cfg.bcrypt_cost,
                                 max_concurrent_authenticate=cfg.auth_max_concurrent_authenticate,

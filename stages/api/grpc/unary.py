@@ -22,6 +22,7 @@ from grpclib.exceptions import GRPCError
 
 from petcd.common.errors import ErrNoLeader, EtcdError
 from .. import learner
+from ..admission import request_client
 from ..auth_service import request_cert_user, request_token, sent_token
 from ..tls import common_name
 from . import txn_wire
@@ -50,6 +51,7 @@ class Checks:
         forwards it) the request's (auth_service.py)."""
         md = stream.metadata
         request_token.set(sent_token(md))
+        request_client.set(("grpc", stream.peer.addr()))  # its connection (admission.py)
         if self.cert_users:
             request_cert_user.set(common_name(stream.peer.cert()))
         if stream.metadata.get("hasleader") == "true" and not self.has_leader():

@@ -39,6 +39,7 @@ from .gojson import GoJSONError
 from .stream import request_stream
 from .json_stream import JsonStream
 from ..leader_monitor import no_leader
+from ..admission import request_client
 from ..auth_service import request_token, sent_token
 
 log = logging.getLogger("petcd.api")
@@ -268,6 +269,7 @@ class GatewayApp:
             elif name in (b"authorization", b"grpc-metadata-authorization"):
                 metadata.setdefault("authorization", value.decode("latin-1"))
         request_token.set(sent_token(metadata))
+        request_client.set(("http", scope.get("client")))  # its connection (admission.py)
         if method == "OPTIONS":
             return await _respond(send, 200, _CORS_HEADERS, b"")
         clean = _clean_path(path)

@@ -26,6 +26,7 @@ import zmq
 
 from petcd.common import cluster, kv, lease
 from petcd.common.errors import Code, EtcdError
+from ..admission import request_client
 from ..auth_service import request_token
 from .. import learner, limits, nesting
 from ..validate import DEFAULT_MAX_TXN_OPS
@@ -212,6 +213,7 @@ class ZmqFrontEnd:
             if not isinstance(token, str):
                 raise EtcdError(Code.INVALID_ARGUMENT, "token must be a string")
             request_token.set(token)  # this task's request (auth_service.py)
+            request_client.set(ident)  # its turn among the clients (admission.py)
             handler = self.handlers.get(method)
             if handler is None:
                 raise EtcdError(Code.UNIMPLEMENTED, f"unknown method {method!r}")
