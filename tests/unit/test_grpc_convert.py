@@ -85,9 +85,19 @@ def test_every_unary_call_names_an_etcd_method_and_its_request_type():
         convert.decoder(request_cls, methods[path].request_type.DESCRIPTOR)
 
 
+class _Peer:
+    def addr(self):
+        return ("127.0.0.1", 50000)
+
+    def cert(self):
+        return None
+
+
 class _Stream:
+    """What Checks.before reads of a grpclib Stream: its metadata and its peer."""
     def __init__(self, metadata):
         self.metadata = metadata
+        self.peer = _Peer()
 
 
 def test_hasleader_metadata_fails_fast_without_a_leader():
