@@ -49,6 +49,12 @@ from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
 from . import jwt_tokens, limits, nesting, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
+
+# How long a stopping worker lets the requests it is serving finish. A request that waits
+# for a body its client never sends would hold uvicorn's graceful shutdown until the
+# supervisor's SIGKILL (supervisor/launcher.py STOP_GRACE_S, 10 s); well below that, and
+# above any answer a healthy member gives.
+SHUTDOWN_GRACE_S = 2.0
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
 from petcd.common.concurrency import LeaderRequest
@@ -357,7 +363,8 @@ class Worker:
                                     lifespan="off", access_log=False, log_level="warning",
                                     server_header=False, date_header=False,
                                     proxy_headers=False,  # the head bound: http/coalesce.py
-                                    h11_max_incomplete_event_size=max_head_bytes)
+                                    h11_max_incomplete_event_size=max_head_bytes,
+                                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
             config.load()
             config.ssl = secure(url)  # ours, with ALPN for gRPC (uvicorn's has none)
             servers.append(uvicorn.Server(config))
