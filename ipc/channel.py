@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 import zmq
 
-from petcd.common import codec
+from petcd.common import codec, hoptrace
 from petcd.common.pipeline import Many
 from .pipes import PIPES, address
 
@@ -39,6 +39,7 @@ def _socket(ctx: zmq.Context, data_dir: str, pipe_name: str, side: str) -> zmq.S
 class Sender:
     def __init__(self, ctx: zmq.Context, data_dir: str, pipe: str) -> None:
         self.pipe = pipe
+        self._trace = f"send {pipe}"
         self.socket = _socket(ctx, data_dir, pipe, "sender")
         self._pub = PIPES[pipe].sender_type == zmq.PUB
 
@@ -56,6 +57,8 @@ class Sender:
 
     def send_frame(self, frame: bytes, topic: bytes = b"") -> None:
         """Send a value already encoded (transport passes peers' frames on this way)."""
+        if hoptrace.ON:
+            hoptrace.point(self._trace)
         if self._pub:
             self.socket.send(topic, _SNDMORE)
         # Zero-copy sends pay for tracking; below ~64 KiB copying is cheaper (pyzmq's advice).
@@ -69,6 +72,7 @@ class Receiver:
     def __init__(self, ctx: zmq.Context, data_dir: str, pipe: str,
                  topics: Iterable[bytes] = ()) -> None:
         self.pipe = pipe
+        self._trace = f"recv {pipe}"
         self.socket = _socket(ctx, data_dir, pipe, "receiver")
         self._sub = PIPES[pipe].receiver_type == zmq.SUB
         if self._sub:
@@ -90,6 +94,8 @@ class Receiver:
             frame = sock.recv(_NOBLOCK)
         except zmq.Again:
             return out
+        if hoptrace.ON:
+            hoptrace.point(self._trace)
         frames = 0
         while True:
             if sub:  # that was the topic; the value follows in the same message

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 
+from petcd.common import hoptrace
+
 
 class CoalescingTransport:
     __slots__ = ("_transport", "_loop", "_pending")
@@ -32,6 +34,8 @@ class CoalescingTransport:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
+        if hoptrace.ON and pending:
+            hoptrace.point("client write")
         if pending and not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 

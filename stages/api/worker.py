@@ -21,7 +21,7 @@ import prometheus_client
 import uvicorn
 import zmq
 
-from petcd.common import cluster, codec
+from petcd.common import cluster, codec, hoptrace
 from petcd.common.errors import ErrTooManyRequests, EtcdError
 from petcd.common import identity
 from petcd.common.pipeline import (
@@ -193,6 +193,8 @@ class Worker:
             return
         items, self._outbox = self._outbox, []
         frame = codec.encode(Many.of(items))
+        if hoptrace.ON:
+            hoptrace.point("send propc")
         try:
             self.propc.socket.send(frame, zmq.NOBLOCK)
         except zmq.Again:  # raft's pipe is full: try again shortly rather than drop
@@ -279,6 +281,8 @@ class Worker:
             except zmq.Again:
                 break
             frame = sock.recv(_NOBLOCK)  # a message's frames arrive together
+            if hoptrace.ON:
+                hoptrace.point(self._trace_recv[sock])
             value = codec.decode(frame)
             if type(value) is Many:
                 for v in value.items:
@@ -316,11 +320,13 @@ class Worker:
         # The pipes are read with plain sockets and the loop's reader callbacks: one callback
         # drains a whole batch, with none of the per-message futures of zmq.asyncio.
         subs = []
+        self._trace_recv: dict[zmq.Socket, str] = {}
         for pipe in ("readc", "resultc"):
             sock = _socket(self.ctx.zmq, self.cfg.data_dir, pipe, "receiver")
             for t in topics:
                 sock.setsockopt(zmq.SUBSCRIBE, t)
             subs.append(sock)
+            self._trace_recv[sock] = f"recv {pipe}"
             loop.add_reader(sock.getsockopt(zmq.FD), self._on_readable, sock)
         self.service.applied.advance(self.reader.applied_index(), self.reader.current_revision())
         self.watch_hub = WatchHub(self.reader, buffer_events=self.cfg.watch_buffer_events,

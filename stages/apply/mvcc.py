@@ -41,7 +41,7 @@ import itertools
 
 import lmdb
 
-from petcd.common import failpoint
+from petcd.common import failpoint, hoptrace
 from petcd.common.errors import (
     ErrEmptyKey, ErrKeyNotFound, ErrLeaseExist, ErrLeaseNotFound, ErrNoSpace,
 )
@@ -340,7 +340,11 @@ class Batch(ReadView):
                 meta_put(txn, dbs, schema.M_CLUSTER_ID, self._ids[0])
                 meta_put(txn, dbs, schema.M_MEMBER_ID, self._ids[1])
             failpoint.hit("apply.before_commit")
+            if hoptrace.ON:
+                hoptrace.point("lmdb commit")
             txn.commit()
+            if hoptrace.ON:
+                hoptrace.point("lmdb committed")
         except BaseException:
             txn.abort()
             raise

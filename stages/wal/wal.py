@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from petcd.common import hoptrace
 from petcd.common.types import EMPTY_HARD_STATE, Entry, HardState, SnapshotMetadata
 from . import segment
 from .errors import WALClosed, WALCorrupt, WALError, WALSnapshotNotFound
@@ -321,11 +322,15 @@ class WAL:
         n = self._unsynced_bytes
         if n == 0:
             return 0
+        if hoptrace.ON:
+            hoptrace.point("fdatasync")
         try:
             os.fdatasync(self._fd)
         except OSError as err:
             self._fail(f"fdatasync failed: {err}")
             raise
+        if hoptrace.ON:
+            hoptrace.point("synced")
         self._unsynced_bytes = 0
         if self._offset >= self.segment_size_bytes:
             self._cut()

@@ -35,6 +35,8 @@ import urllib.parse
 
 import httptools
 
+from petcd.common import hoptrace
+
 from .coalesce import CoalescingHttpToolsProtocol
 
 # cmux's HTTP1 matcher reads at most this much for the first line.
@@ -127,6 +129,8 @@ class GoHttpProtocol(CoalescingHttpToolsProtocol):
     # -- cmux --
 
     def data_received(self, data: bytes) -> None:
+        if hoptrace.ON:
+            hoptrace.point("http read")
         if self._failed:
             return
         if self._first_line is not None:
