@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import signal
 import socket
@@ -50,11 +51,6 @@ from .grpc import listener as grpc_listener
 from . import jwt_tokens, limits, nesting, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
 
-# How long a stopping worker lets the requests it is serving finish. A request that waits
-# for a body its client never sends would hold uvicorn's graceful shutdown until the
-# supervisor's SIGKILL (supervisor/launcher.py STOP_GRACE_S, 10 s); well below that, and
-# above any answer a healthy member gives.
-SHUTDOWN_GRACE_S = 2.0
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
 from petcd.common.concurrency import LeaderRequest
@@ -68,6 +64,12 @@ from .native.front_end import ZmqFrontEnd
 from .native.watch import ZmqWatchStreams
 
 SERVER_VERSION = "3.4.23"
+# How long a stopping worker lets the requests it is serving finish before it cuts their
+# connections, as a process exit would (no half answer). A request waiting for a body its
+# client never sends would otherwise hold uvicorn's graceful shutdown until the supervisor's
+# SIGKILL (supervisor/launcher.py STOP_GRACE_S, 10 s); well below that, and above any answer
+# a healthy member gives.
+SHUTDOWN_GRACE_S = 2.0
 # Plain ints: pyzmq's flag enums cost a Python call per use.
 _NOBLOCK, _EVENTS, _POLLIN = int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN)
 
@@ -368,8 +370,7 @@ class Worker:
                                     lifespan="off", access_log=False, log_level="warning",
                                     server_header=False, date_header=False,
                                     proxy_headers=False,  # the head bound: http/coalesce.py
-                                    h11_max_incomplete_event_size=max_head_bytes,
-                                    timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+                                    h11_max_incomplete_event_size=max_head_bytes)
             config.load()
             config.ssl = secure(url)  # ours, with ALPN for gRPC (uvicorn's has none)
             servers.append(uvicorn.Server(config))
@@ -449,6 +450,17 @@ class Worker:
         await grpc.close()
         for s in servers:
             s.should_exit = True
+        _, late = await asyncio.wait(serving, timeout=SHUTDOWN_GRACE_S)
+        if late:
+            # The requests cut here end by cancellation, which uvicorn logs as an error with
+            # a traceback; they are stopped on purpose, not failing.
+            logging.getLogger("uvicorn.error").disabled = True
+            for s in servers:
+                s.force_exit = True
+                for conn in list(s.server_state.connections):
+                    transport = getattr(conn, "transport", None)
+                    if transport is not None:
+                        transport.abort()
         await asyncio.gather(*serving, return_exceptions=True)
         for sock in subs:
             loop.remove_reader(sock.getsockopt(zmq.FD))
