@@ -91,10 +91,12 @@ class LeaseService:
                 while True:
                     ctx = b"lease:%d:%d" % (kv.worker, next(self._ctx))
                     fut = self._asks[ctx] = loop.create_future()
-                    # The lessor must know of the leases this worker has seen applied: a
+                    # The lessor must know of the leases any client may have been answered
+                    # (apply answers before its commit: stages/apply/answered.py): a
                     # keep-alive right after its grant would otherwise find no lease.
+                    seen = max(kv.applied.index, kv.reader.answered_index())
                     self._send(LeaseAsk(kv.member.member_id, kv.worker, ctx, lease_id, renew,
-                                        min_index=kv.applied.index))
+                                        min_index=seen))
                     try:
                         return await asyncio.wait_for(fut, self._retry_s)
                     except TimeoutError:

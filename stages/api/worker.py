@@ -30,10 +30,11 @@ from petcd.common.pipeline import (
     TransferLeadershipStarted,
 )
 from petcd.ipc.channel import Sender, _socket
-from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
+from petcd.ipc.pipes import BROADCAST_TOPIC, run_dir, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common.layout import db_dir
 from petcd.common.lease import LeaseAnswer
+from petcd.stages.apply.answered import AnsweredIndex
 from petcd.stages.apply.reader import MvccReader
 from .http.failpoints import FailpointEndpoint
 from .http.app import GatewayApp, auth_routes
@@ -102,7 +103,8 @@ class Worker:
         self.worker = worker
         me = identity.of(cfg)
         self.member = MemberState(me.cluster_id, me.member_id)
-        self.reader = MvccReader.open(db_dir(cfg.data_dir), quota_backend_bytes=cfg.quota_bytes)
+        self.reader = MvccReader.open(db_dir(cfg.data_dir), quota_backend_bytes=cfg.quota_bytes,
+                                      answered=AnsweredIndex.open_reader(run_dir(cfg.data_dir)))
         self.propc = Sender(ctx.zmq, cfg.data_dir, "propc")
         self._outbox: list = []
         self._flush_scheduled = False

@@ -3,8 +3,11 @@
 Theory of operation: at start, open the store and tell raft how far it got (Applied). Each turn,
 drain every ApplyBatch queued on applyc and apply all their entries in ONE LMDB transaction
 whose applied index is the last entry's (DESIGN.md 1, 4). Entries at or below the stored applied
-index are skipped (raft replays from its last snapshot after a restart). Then publish each
-client's result to its api worker, and the new applied index to raft and to every worker.
+index are skipped (raft replays from its last snapshot after a restart). Each client's result
+goes to its api worker before the transaction commits, once the answered counter covers it
+(answered.py: the commit's fdatasync is off the answer path, and readers wait for the commit);
+a run that changed the member table or auth is answered after the commit instead. Then the
+new applied index goes to every worker and to raft.
 
 Entry kinds: an empty normal entry (a new leader's) changes nothing; a normal entry is an
 encoded InternalRequest whose op is executed; a conf-change entry updates the member table
@@ -12,14 +15,17 @@ from the member in its context (and answers the client that asked for it, on its
 Raft hears of the member table at start and after every batch that changed it (Membership,
 before that batch's Applied).
 
-Must never: publish a result of a batch that did not commit (LMDB aborted it); apply an entry
-twice; let a bad entry stop the member: an etcd error becomes that request's result.
+Must never: publish a result the answered counter does not cover, or one of a batch whose
+execution failed (a failed commit stops the stage, and the WAL, where every answered entry
+is committed, replays the batch at restart); apply an entry twice; let a bad entry stop the
+member: an etcd error becomes that request's result.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import time
+from typing import Callable
 
 from petcd.common import codec, failpoint
 from petcd.common.auth import (
@@ -45,10 +51,11 @@ from petcd.common.membership import MemberChangeContext, MemberChangeKind, Membe
 from petcd.common.types import ConfChange, ConfChangeType, EntryType
 from petcd.ipc.channel import Receiver, Sender
 from petcd.ipc.loop import Loop
-from petcd.ipc.pipes import BROADCAST_TOPIC, worker_topic
+from petcd.ipc.pipes import BROADCAST_TOPIC, run_dir, worker_topic
 from petcd.ipc.stage import StageContext
 from petcd.common import identity
 from . import auth_store, defrag, lease_store
+from .answered import AnsweredIndex
 from .mvcc import Batch, MvccStore
 
 WORKER_SHIFT = 48
@@ -120,7 +127,17 @@ class Applier:
         self.held = [(rev, r) for rev, r in self.held if rev > done]
         return ready
 
-    def apply(self, batches: list[ApplyBatch]) -> list[ApplyResult]:
+    def apply(self, batches: list[ApplyBatch],
+              answer: Callable[[int, list[ApplyResult]], None] | None = None
+              ) -> list[ApplyResult]:
+        """Apply the entries not applied yet; the results to send after the commit.
+
+        answer(index, results): called before the commit with the results of a run that
+        changes neither the member table nor auth, to send them then (answered.py: the
+        commit's fdatasync leaves the answer path); those are not returned. A run that does
+        change them is answered after the commit, since what raft and the workers learn of
+        it (Membership, AuthApplied) is read from the committed store and must reach them
+        before the answers."""
         entries = [e for b in batches for e in b.entries if e.index > self.applied_index]
         if not entries:
             return []
@@ -139,6 +156,10 @@ class Applier:
                         self.held.append((physical_rev, result))
                     else:
                         results.append(result)
+            if (answer is not None and results and not self.members_changed
+                    and self.auth_applied is None):
+                answer(entries[-1].index, results)
+                results = []
         failpoint.hit("apply.after_commit")
         self.applied_index = entries[-1].index
         return results
@@ -312,6 +333,7 @@ def main(ctx: StageContext) -> None:
     applyc = Receiver(ctx.zmq, cfg.data_dir, "applyc")
     appliedc = Sender(ctx.zmq, cfg.data_dir, "appliedc")
     resultc = Sender(ctx.zmq, cfg.data_dir, "resultc")
+    answered = AnsweredIndex.create(run_dir(cfg.data_dir), applier.applied_index)
     appliedc.send(applier.all_leases())
     appliedc.send(applier.take_membership(force=True))
     appliedc.send(Applied(applier.applied_index, store.current_revision()))
@@ -393,8 +415,21 @@ def main(ctx: StageContext) -> None:
                       ApplyResult(request_id, None, int(Code.UNKNOWN), str(error)))
             resultc.send(result, topic=worker_topic(worker))
 
+    def send_results(results: list[ApplyResult]) -> None:
+        by_worker: dict[int, list] = {}
+        for r in results:
+            by_worker.setdefault(worker_of(r.request_id), []).append(r)
+        for worker, rs in by_worker.items():  # one frame per worker per batch
+            resultc.send(Many.of(rs), topic=worker_topic(worker))
+
+    def answer_before_commit(index: int, results: list[ApplyResult]) -> None:
+        # The counter first, then the results (answered.py): a read that follows one of
+        # these answers waits until the commit has made it visible.
+        answered.publish(index)
+        send_results(results)
+
     def apply_run(batches: list[ApplyBatch]) -> None:
-        results = applier.apply(batches)
+        results = applier.apply(batches, answer_before_commit)
         if defrag_state["copy"] is not None:
             defrag_state["copy"].record(batches)
         # Report what raft handed us, not more: raft replays conf changes from the entries it
@@ -411,17 +446,12 @@ def main(ctx: StageContext) -> None:
         auth = applier.take_auth_applied()
         if auth is not None:  # before the Applied that covers it (and the tokens' answers)
             resultc.send(auth, topic=BROADCAST_TOPIC)
-        # The applied index reaches every worker before the results of its batch (one PUB
-        # socket keeps the order): a worker that answers a client has already seen the index
-        # that covers the answer, so what the client asks next (a keep-alive of the lease it
-        # was just granted, which the lessor serves only once it has applied that far) names
-        # an index that covers it.
+        # The visible index reaches the workers after the commit. Results answered after it
+        # (a run that changed members or auth) follow it on the same PUB socket; those sent
+        # before the commit are covered by the answered counter, which every read and a
+        # lease ask of the workers consult (answered.py).
         resultc.send(applied, topic=BROADCAST_TOPIC)
-        by_worker: dict[int, list] = {}
-        for r in results:
-            by_worker.setdefault(worker_of(r.request_id), []).append(r)
-        for worker, rs in by_worker.items():  # one frame per worker per batch
-            resultc.send(Many.of(rs), topic=worker_topic(worker))
+        send_results(results)
         compact_a_little()
 
     def compact_a_little() -> None:

@@ -16,9 +16,12 @@ db grows).
 """
 from __future__ import annotations
 
+import time
 import zlib
 
 import lmdb
+
+from petcd.common.errors import ErrTimeout, EtcdError
 
 from petcd.common.kv import (
     Event, KeyValue, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
@@ -28,6 +31,7 @@ from petcd.stages.apply import (
     alarm_store, auth_store, compaction, lease_store, members_store, schema,
 )
 from petcd.stages.apply.alarm_store import AlarmType
+from petcd.stages.apply.answered import AnsweredIndex
 from petcd.stages.apply.quota import Quota, request_cost
 from petcd.stages.apply.read import ReadView
 from petcd.stages.apply.schema import Dbs, meta_get
@@ -42,6 +46,11 @@ class ReadApi:
 
     def _begin_read(self):
         return self._env.begin()
+
+    def answered_index(self) -> int:
+        """The highest index whose results a client may have seen before they were visible
+        here (answered.py); the writer's own reads see its commits."""
+        return 0
 
     def view(self) -> _ViewContext:
         """``with store.view() as v:`` several reads from one snapshot."""
@@ -233,16 +242,31 @@ def _open_reader(path: str, max_readers: int) -> tuple[lmdb.Environment, Dbs]:
 class MvccReader(ReadApi):
     """Read-only access from another process (api workers). Not for the writer's process."""
 
-    def __init__(self, env: lmdb.Environment, dbs: Dbs, quota: Quota):
+    # How long a read waits for apply to commit a batch it has answered (answered.py): a
+    # commit takes a millisecond or so; past this, apply is gone and the member is stopping.
+    VISIBLE_WAIT_S = 5.0
+    _VISIBLE_POLL_S = 0.0001
+
+    def __init__(self, env: lmdb.Environment, dbs: Dbs, quota: Quota,
+                 answered: AnsweredIndex | None = None):
         self._env = env
         self._dbs = dbs
         self._quota = quota
+        self.answered = answered
+        self._visible = 0  # the highest applied index a snapshot of ours has shown
+
+    def answered_index(self) -> int:
+        """The highest index whose results a client may have seen (answered.py): what the
+        client's next request must be served at or past."""
+        return self.answered.value() if self.answered is not None else 0
 
     @classmethod
     def open(cls, path: str, *, max_readers: int = schema.DEFAULT_MAX_READERS,
-             quota_backend_bytes: int = 0) -> MvccReader:
-        """Open the store the apply stage created (RuntimeError if it has not yet)."""
-        reader = cls(*_open_reader(path, max_readers), Quota(quota_backend_bytes))
+             quota_backend_bytes: int = 0,
+             answered: AnsweredIndex | None = None) -> MvccReader:
+        """Open the store the apply stage created (RuntimeError if it has not yet).
+        answered: apply's counter; given, every read waits for the batches it covers."""
+        reader = cls(*_open_reader(path, max_readers), Quota(quota_backend_bytes), answered)
         reader._path, reader._max_readers = path, max_readers
         return reader
 
@@ -259,9 +283,34 @@ class MvccReader(ReadApi):
         """Write a consistent copy of the store to `fd`, as one LMDB file: a read transaction's
         view, so the writer is never blocked (schema.copy_to_fd). Blocks for the copy's
         length: run it off the event loop."""
+        self._begin_read().abort()  # at least every answered batch (answered.py)
         schema.copy_to_fd(self._env, fd)
 
     def _begin_read(self):
+        txn = self._begin()
+        if self.answered is None:
+            return txn
+        want = self.answered.value()
+        if want <= self._visible:
+            return txn
+        self._visible = meta_get(txn, self._dbs, schema.M_APPLIED_INDEX)
+        if self._visible >= want:
+            return txn
+        # apply has answered a batch it has not committed yet (answered.py, condition (c)):
+        # this read may follow one of those answers, so it waits for the commit (about the
+        # length of an fdatasync), blocking the worker's loop that long.
+        deadline = time.monotonic() + self.VISIBLE_WAIT_S
+        while True:
+            txn.abort()
+            if time.monotonic() > deadline:
+                raise EtcdError(ErrTimeout.code, ErrTimeout.message)
+            time.sleep(self._VISIBLE_POLL_S)
+            txn = self._begin()
+            self._visible = meta_get(txn, self._dbs, schema.M_APPLIED_INDEX)
+            if self._visible >= want:
+                return txn
+
+    def _begin(self):
         try:
             return self._env.begin()
         except lmdb.MapResizedError:

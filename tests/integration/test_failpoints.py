@@ -72,3 +72,38 @@ def test_environment_arms_failpoints_at_start(tmp_path, monkeypatch):
         assert "failpoint apply.after_commit: hit" in m.log_path.read_text()
     finally:
         m.stop()
+
+
+def test_a_put_answered_before_its_lmdb_commit_survives_the_crash_of_apply(tmp_path):
+    """apply answers before its LMDB commit (stages/apply/answered.py): a put is acknowledged
+    while apply stalls before the commit, apply is killed there, and the restart replays the
+    put from the WAL."""
+    import signal
+    from petcd.common.kv import RangeRequest
+    from petcd.common.layout import db_dir
+    from petcd.stages.apply.reader import MvccReader
+
+    m = Member(tmp_path, "early", ("--debug-failpoints", "true"))
+    try:
+        m.start()
+        assert put(m, "k0", "v0") == 200
+        # The next commit stalls for a minute: long enough to answer, and to be killed.
+        assert m.request("PUT", "/debug/failpoints/apply.before_commit",
+                         b"sleep(60000)->off")[0] == 204
+        assert put(m, "k1", "v1") == 200  # answered while its commit is stalled
+        os.kill(m.stage_pids()["apply"], signal.SIGKILL)
+        assert m.proc.wait(30) == 1  # the supervisor stops the member when a stage dies
+        m.stop()
+        reader = MvccReader.open(db_dir(str(m.data_dir)))
+        try:
+            stored = {kv.key for kv in reader.range(RangeRequest(key=b"k", range_end=b"l")).kvs}
+        finally:
+            reader.close()
+        assert stored == {b"k0"}  # k1 was acknowledged, never committed to LMDB
+        m.extra_args = ()
+        m.start()
+        status, doc = m.post("/v3/kv/range", {"key": b64("k"), "range_end": b64("l")})
+        keys = {base64.b64decode(kv["key"]).decode() for kv in doc.get("kvs", [])}
+        assert keys == {"k0", "k1"}
+    finally:
+        m.stop()

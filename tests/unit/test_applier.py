@@ -42,3 +42,21 @@ def test_only_the_origin_member_answers_but_every_member_applies(tmp_path):
     (result,) = applier.apply([batch])
     assert result.response.header.revision == 3  # ours, after the other member's write
     assert applier.store.current_revision() == 3
+
+
+def test_plain_writes_are_answered_before_the_commit_auth_changes_after(tmp_path):
+    from petcd.common.auth import AuthRoleAddRequest
+    store = MvccStore.open(str(tmp_path))
+    applier = Applier(store, ME)
+    seen = []
+
+    def answer(index, results):
+        seen.append((index, [r.request_id for r in results], store.applied_index()))
+
+    puts = ApplyBatch((entry(1, 1, PutRequest(b"a", b"1")), entry(2, 2, PutRequest(b"b", b"1"))), 1)
+    assert applier.apply([puts], answer) == []
+    assert seen == [(2, [1, 2], 0)]  # before the commit: the store was still at 0
+    assert store.applied_index() == 2
+    role = ApplyBatch((entry(3, 3, AuthRoleAddRequest("r")),), 1)
+    assert [r.request_id for r in applier.apply([role], answer)] == [3]  # after the commit
+    assert len(seen) == 1
