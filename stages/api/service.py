@@ -98,12 +98,26 @@ class KVService:
 
     async def range(self, req: RangeRequest):
         self._validate(req)
+        await self.visible_barrier()
         if not req.serializable:
             await self.linearizable_barrier()
         if self.auth is not None:
             await self.auth.check(req)
         resp = self.reader.range(req)
         return _with_header(resp, self.member.header(resp.header.revision))
+
+    async def visible_barrier(self) -> None:
+        """Wait, without blocking the loop, until the store shows every batch apply has
+        answered (stages/apply/answered.py): the reader's own check, which would block the
+        loop for the length of a commit, then passes at once. A read that comes during a
+        commit waits for it."""
+        want = self.reader.answered_index()
+        if want > self.applied.index:
+            try:
+                async with asyncio.timeout(self.request_timeout_s):
+                    await self.applied.wait_for(want)
+            except TimeoutError:
+                raise _copy(ErrTimeout) from None
 
     async def linearizable_barrier(self) -> None:
         """Wait until this member has applied everything committed when we were called."""
@@ -126,6 +140,7 @@ class KVService:
         # Like etcd: a txn of ranges only is a read, served here after the read barrier
         # (none if every range is serializable).
         self._validate(req)
+        await self.visible_barrier()
         if not all(op.request_range.serializable for op in (*req.success, *req.failure)):
             await self.linearizable_barrier()
         if self.auth is not None:
