@@ -46,10 +46,16 @@ def _start_reader(tmp_path, wait_s):
     return proc, replies
 
 
-def test_a_read_waits_for_the_commit_of_an_answered_batch(tmp_path):
+def _store_at_1(tmp_path) -> MvccStore:
+    """A store whose applied index is 1 (a = 1)."""
     store = MvccStore.open(str(tmp_path / "db"), 16 << 20)
     with store.batch(1) as b:
         b.put(PutRequest(b"a", b"1"))
+    return store
+
+
+def test_a_read_waits_for_the_commit_of_an_answered_batch(tmp_path):
+    store = _store_at_1(tmp_path)
     answered = AnsweredIndex.create(str(tmp_path), 1)
     with store.batch(2) as b:
         b.put(PutRequest(b"a", b"2"))
@@ -64,9 +70,7 @@ def test_a_read_waits_for_the_commit_of_an_answered_batch(tmp_path):
 
 
 def test_a_read_gives_up_with_etcds_timeout_if_the_commit_never_comes(tmp_path):
-    store = MvccStore.open(str(tmp_path / "db"), 16 << 20)
-    with store.batch(1) as b:
-        b.put(PutRequest(b"a", b"1"))
+    store = _store_at_1(tmp_path)
     AnsweredIndex.create(str(tmp_path), 5)  # an apply that died after answering
     proc, replies = _start_reader(tmp_path, wait_s=0.2)
     assert replies.get(timeout=30)[:2] == ("err", ErrTimeout.message)
@@ -75,9 +79,7 @@ def test_a_read_gives_up_with_etcds_timeout_if_the_commit_never_comes(tmp_path):
 
 
 def test_reads_behind_no_answer_do_not_wait(tmp_path):
-    store = MvccStore.open(str(tmp_path / "db"), 16 << 20)
-    with store.batch(1) as b:
-        b.put(PutRequest(b"a", b"1"))
+    store = _store_at_1(tmp_path)
     AnsweredIndex.create(str(tmp_path), 1)
     proc, replies = _start_reader(tmp_path, wait_s=0.0)
     assert replies.get(timeout=30)[:2] == ("ok", [b"1"])
