@@ -51,7 +51,6 @@ from .snapshot import snapshot as snapshot_stream
 from .grpc import listener as grpc_listener
 from . import jwt_tokens, limits, nesting, tls
 from .grpc.services import mapping as grpc_mapping, unary_calls
-
 from .auth_service import AuthService, request_cert_user, request_token
 from petcd.common.auth import AuthApplied
 from petcd.common.concurrency import LeaderRequest

@@ -15,7 +15,8 @@ is safe on three conditions:
 
 The counter is 8 bytes in <data-dir>/run/answered_index, mapped by apply (read-write) and by
 the api workers (read-only). It only grows while apply runs; apply sets it to the store's
-applied index when it starts and after it installs a snapshot.
+applied index when it starts. (A snapshot install moves the store past it, which a reader
+takes as nothing pending.)
 
 Must never: let a reader see a torn value (a read repeats until two agree), or be stored
 after a result has left.

@@ -22,7 +22,6 @@ import zlib
 import lmdb
 
 from petcd.common.errors import ErrTimeout, EtcdError
-
 from petcd.common.kv import (
     Event, KeyValue, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 )
@@ -288,27 +287,23 @@ class MvccReader(ReadApi):
 
     def _begin_read(self):
         txn = self._begin()
-        if self.answered is None:
-            return txn
-        want = self.answered.value()
-        if want <= self._visible:
-            return txn
-        self._visible = meta_get(txn, self._dbs, schema.M_APPLIED_INDEX)
-        if self._visible >= want:
-            return txn
-        # apply has answered a batch it has not committed yet (answered.py, condition (c)):
-        # this read may follow one of those answers, so it waits for the commit (about the
-        # length of an fdatasync), blocking the worker's loop that long.
-        deadline = time.monotonic() + self.VISIBLE_WAIT_S
-        while True:
+        want = self.answered_index()
+        deadline = None
+        while want > self._visible:
+            self._visible = meta_get(txn, self._dbs, schema.M_APPLIED_INDEX)
+            if self._visible >= want:
+                break
+            # apply has answered a batch it has not committed yet (answered.py, condition
+            # (c)): this read may follow one of those answers, so it waits for the commit
+            # (about the length of an fdatasync), blocking the worker's loop that long.
             txn.abort()
-            if time.monotonic() > deadline:
+            if deadline is None:
+                deadline = time.monotonic() + self.VISIBLE_WAIT_S
+            elif time.monotonic() > deadline:
                 raise EtcdError(ErrTimeout.code, ErrTimeout.message)
             time.sleep(self._VISIBLE_POLL_S)
             txn = self._begin()
-            self._visible = meta_get(txn, self._dbs, schema.M_APPLIED_INDEX)
-            if self._visible >= want:
-                return txn
+        return txn
 
     def _begin(self):
         try:
